@@ -1,0 +1,193 @@
+"""List2D: the pure-Python storage backend, the readable reference for the C kernels.
+
+Every value is a Python float in a list of rows. Python raises where IEEE 754 returns a value
+(1/0, exp(1000), (-8) ** 0.5 ...); the helpers below return what C and NumPy return instead.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from .base import Storage
+
+INF = math.inf
+NAN = math.nan
+
+
+def ieee_div(x: float, y: float) -> float:
+    """x / y with IEEE results for a zero divisor: ±inf, or nan for 0/0 and nan/0."""
+    if y == 0.0:
+        if x == 0.0 or x != x:
+            return NAN
+        return math.copysign(INF, x) * math.copysign(1.0, y)
+    return x / y
+
+
+def ieee_exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return INF
+
+
+def ieee_log(x: float) -> float:
+    if x > 0.0:
+        return math.log(x)  # log(inf) = inf
+    if x == 0.0:
+        return -INF
+    return NAN  # negative or nan
+
+
+def ieee_pow(x: float, p: float) -> float:
+    """x ** p as C's pow: nan for a negative base and a non-integer exponent, ±inf on overflow."""
+    try:
+        return math.pow(x, p)
+    except OverflowError:
+        odd = p == int(p) and int(p) % 2 == 1
+        return -INF if (x < 0 and odd) else INF
+    except ValueError:  # 0 ** negative, or negative ** non-integer
+        if x == 0.0:
+            odd = p == int(p) and int(p) % 2 == 1
+            return math.copysign(INF, x) if odd else INF
+        return NAN
+
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^-x), never overflowing: for x < 0 it is e^x / (1 + e^x)."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = ieee_exp(x)  # x < 0 or nan
+    return e / (1.0 + e)
+
+
+def _sign(x: float) -> float:
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else (x if x != x else 0.0))
+
+
+def _relu(x: float) -> float:
+    return x if (x > 0.0 or x != x) else 0.0
+
+
+def _max(values) -> float:
+    """Largest value, nan if any value is nan (NumPy's rule)."""
+    best = -INF
+    for v in values:
+        if v > best or v != v:
+            best = v
+            if v != v:
+                break
+    return best
+
+
+_BINARY: dict = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": ieee_div,
+    "lt": lambda x, y: 1.0 if x < y else 0.0, "le": lambda x, y: 1.0 if x <= y else 0.0,
+    "gt": lambda x, y: 1.0 if x > y else 0.0, "ge": lambda x, y: 1.0 if x >= y else 0.0,
+    "eq": lambda x, y: 1.0 if x == y else 0.0, "ne": lambda x, y: 1.0 if x != y else 0.0,
+}
+_UNARY: dict = {
+    "neg": operator.neg, "exp": ieee_exp, "log": ieee_log, "tanh": math.tanh,
+    "sigmoid": sigmoid, "relu": _relu, "abs": abs, "sign": _sign,
+}
+
+
+class List2D(Storage):
+    """A 2-D float64 matrix as a list of rows of Python floats."""
+
+    __slots__ = ("vals",)
+    backend_name = "python"
+
+    def __init__(self, nrow: int, ncol: int, vals: List[List[float]]):
+        self.nrow = nrow
+        self.ncol = ncol
+        self.vals = vals
+
+    @classmethod
+    def from_array(cls, arr: np.ndarray) -> "List2D":
+        return cls(arr.shape[0], arr.shape[1], arr.tolist())
+
+    @classmethod
+    def full(cls, nrow: int, ncol: int, value: float) -> "List2D":
+        value = float(value)
+        return cls(nrow, ncol, [[value] * ncol for _ in range(nrow)])
+
+    def tolist(self) -> list:
+        return [row[:] for row in self.vals]
+
+    def numpy(self) -> np.ndarray:
+        """A new float64 array (a copy: Python lists cannot be viewed)."""
+        return np.array(self.vals, dtype=np.float64)
+
+    def _map(self, fn: Callable[[float], float]) -> "List2D":
+        return List2D(self.nrow, self.ncol, [[fn(x) for x in row] for row in self.vals])
+
+    # -- primitives of the contract -------------------------------------------------------------
+    def _binary(self, op: str, other: "List2D", shape) -> "List2D":
+        fn = _BINARY[op]
+        nrow, ncol = shape
+        rows = []
+        for i in range(nrow):
+            ra = self.vals[i if self.nrow > 1 else 0]
+            rb = other.vals[i if other.nrow > 1 else 0]
+            if len(ra) < ncol:
+                ra = ra * ncol
+            if len(rb) < ncol:
+                rb = rb * ncol
+            rows.append([fn(x, y) for x, y in zip(ra, rb)])
+        return List2D(nrow, ncol, rows)
+
+    def _binary_scalar(self, op: str, s: float, reverse: bool) -> "List2D":
+        fn = _BINARY[op]
+        if reverse:
+            return self._map(lambda x: fn(s, x))
+        return self._map(lambda x: fn(x, s))
+
+    def _unary(self, op: str) -> "List2D":
+        return self._map(_UNARY[op])
+
+    def _pow(self, p: float) -> "List2D":
+        return self._map(lambda x: ieee_pow(x, p))
+
+    def _rows_of(self, transpose: bool) -> List[List[float]]:
+        return [list(col) for col in zip(*self.vals)] if transpose else self.vals
+
+    def _matmul(self, other: "List2D", ta: bool, tb: bool, m: int, n: int, k: int) -> "List2D":
+        a = self._rows_of(ta)
+        b_cols = other._rows_of(not tb)  # columns of op(other)
+        return List2D(m, n, [[sum(x * y for x, y in zip(row, col)) for col in b_cols] for row in a])
+
+    def _add_matmul(self, a: "List2D", b: "List2D", ta: bool, tb: bool, m: int, n: int,
+                    k: int) -> None:
+        product = a._matmul(b, ta, tb, m, n, k)
+        self._inplace("add", product)
+
+    def _transpose(self) -> "List2D":
+        return List2D(self.ncol, self.nrow, self._rows_of(True))
+
+    def _reduce(self, op: str, axis: Optional[int]) -> "List2D":
+        if op == "max":
+            fn = _max
+        elif op == "sum":
+            fn = sum
+        else:
+            def fn(values):
+                return sum(values) / len(values)
+        if axis is None:
+            return List2D(1, 1, [[fn([x for row in self.vals for x in row])]])
+        if axis == 0:
+            return List2D(1, self.ncol, [[fn(col) for col in zip(*self.vals)]])
+        return List2D(self.nrow, 1, [[fn(row)] for row in self.vals])
+
+    def _fill(self, value: float) -> None:
+        for row in self.vals:
+            row[:] = [value] * self.ncol
+
+    def _inplace(self, op: str, other: "List2D") -> None:
+        result = self._binary(op, other, self.shape)
+        self.vals = result.vals
+
+    def _inplace_scalar(self, op: str, s: float) -> None:
+        self.vals = self._binary_scalar(op, s, False).vals
