@@ -1,0 +1,20 @@
+"""pyautograd: reverse-mode automatic differentiation over C kernels, with a pure-Python reference.
+
+    >>> import pyautograd as ag
+    >>> a = ag.mat([[3.0]])
+    >>> f = 4 * (a - 2) ** 2 - 3
+    >>> f.backward()
+    >>> a.grad.item()   # d/da 4(a-2)^2 - 3 = 8(a-2)
+    8.0
+"""
+from .backends import backend, get_backend, set_backend
+from .factories import full, manual_seed, ones, randn, zeros
+from .grad_mode import is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, gradcheck
+from .matrix import Matrix, mat
+
+__all__ = [
+    "Matrix", "mat", "zeros", "ones", "full", "randn", "manual_seed", "no_grad",
+    "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
+]
+__version__ = "0.1.0"

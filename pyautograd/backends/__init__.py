@@ -1,0 +1,88 @@
+"""Which storage backend new matrices use: `c` (default where built) or `python`.
+
+The process-wide choice comes from PYAUTOGRAD_BACKEND or `set_backend`; `with backend(name):`
+overrides it for one block through a context variable, so threads and asyncio tasks do not see
+each other's blocks.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import warnings
+from typing import Iterator, Optional, Type
+
+from .base import Storage
+from .list2d import List2D
+
+BUILD_HINT = ("build it with `pip install -e .` from the source tree (needs a C compiler and cffi)")
+_NAMES = ("c", "python")
+
+_c_class: Optional[Type[Storage]] = None
+_c_error: Optional[BaseException] = None
+try:
+    from .carray import CArray as _c_class  # noqa: F811
+except ImportError as exc:  # the compiled extension is missing
+    _c_error = exc
+
+
+def c_available() -> bool:
+    """True when the compiled C kernels imported."""
+    return _c_class is not None
+
+
+def storage_class(name: str) -> Type[Storage]:
+    """The storage class of a backend name, or an error saying why it cannot be had."""
+    if name == "python":
+        return List2D
+    if name == "c":
+        if _c_class is None:
+            raise RuntimeError(f"backend 'c' is not available: the C extension did not import "
+                               f"({_c_error}); {BUILD_HINT}")
+        return _c_class
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(map(repr, _NAMES))}")
+
+
+def _initial_backend() -> str:
+    requested = os.environ.get("PYAUTOGRAD_BACKEND")
+    if requested:
+        storage_class(requested)  # raises for an unknown name or a missing C build
+        return requested
+    if _c_class is None:
+        warnings.warn(f"pyautograd: the C extension is not built, using the slow pure-Python "
+                      f"backend; {BUILD_HINT}", RuntimeWarning, stacklevel=3)
+        return "python"
+    return "c"
+
+
+_default_name: str = _initial_backend()
+_default_class: Type[Storage] = storage_class(_default_name)
+_override: contextvars.ContextVar = contextvars.ContextVar("pyautograd_backend", default=None)
+
+
+def current_storage() -> Type[Storage]:
+    """The storage class that new matrices are made of, here and now."""
+    override = _override.get()
+    return _default_class if override is None else override
+
+
+def get_backend() -> str:
+    """The name of the backend that new matrices use: 'c' or 'python'."""
+    return current_storage().backend_name
+
+
+def set_backend(name: str) -> None:
+    """Choose the backend for every matrix made from now on (outside `with backend(...)` blocks)."""
+    global _default_name, _default_class
+    _default_class = storage_class(name)
+    _default_name = name
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[None]:
+    """Use backend `name` for the matrices made inside this block (this thread or task only)."""
+    token = _override.set(storage_class(name))
+    try:
+        yield
+    finally:
+        _override.reset(token)

@@ -1,0 +1,51 @@
+"""Making matrices: zeros, ones, full, randn, and the global random seed."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from . import backends
+from .matrix import Matrix
+
+_rng: np.random.Generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind randn() and the layers' initialisation (both backends alike)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The global generator that manual_seed() seeds."""
+    return _rng
+
+
+def _check_shape(op: str, nrow: int, ncol: int) -> None:
+    for n in (nrow, ncol):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{op}: sizes must be integers, got ({nrow!r}, {ncol!r})")
+        if n < 1:
+            raise ValueError(f"{op}: sizes must be at least 1, got ({nrow}, {ncol})")
+
+
+def full(nrow: int, ncol: int, value: float, requires_grad: bool = True) -> Matrix:
+    _check_shape("full", nrow, ncol)
+    return Matrix(backends.current_storage().full(int(nrow), int(ncol), float(value)), requires_grad)
+
+
+def zeros(nrow: int, ncol: int, requires_grad: bool = True) -> Matrix:
+    return full(nrow, ncol, 0.0, requires_grad)
+
+
+def ones(nrow: int, ncol: int, requires_grad: bool = True) -> Matrix:
+    return full(nrow, ncol, 1.0, requires_grad)
+
+
+def randn(nrow: int, ncol: int, requires_grad: bool = True,
+          rng: Optional[np.random.Generator] = None) -> Matrix:
+    """Standard normal values from `rng`, or from the global generator of manual_seed()."""
+    _check_shape("randn", nrow, ncol)
+    storage = backends.current_storage().randn(int(nrow), int(ncol), rng if rng is not None else _rng)
+    return Matrix(storage, requires_grad)
