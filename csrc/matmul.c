@@ -1,0 +1,156 @@
+/* Matrix product C = op(A) @ op(B) (+ C), cache-blocked with packed panels.
+ *
+ * The blocking follows the classic GotoBLAS/BLIS structure: a KC x NC block of op(B) is packed
+ * into panels NR columns wide, an MC x KC block of op(A) into panels MR rows high, and a
+ * register-blocked MR x NR micro-kernel runs over them. Packing reads op(A) and op(B) through
+ * strides, so the transposed products of the backward pass cost no transposed copy. Panels are
+ * zero-padded at the edges, so every size (1, 7, 33, 65, 129, ...) takes the same path.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyautograd.h"
+
+#define MR 8
+#define NR 16
+#define KC 256
+#define MC 128
+#define NC 2048
+#define SMALL_WORK 4096 /* m * n * k at or below which packing costs more than it saves */
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Pack rows [0, mc) x cols [0, kc) of op(A) (element (i, p) at a[i*is + p*ps]) into MR-row
+ * panels: panel r holds, for each p, the MR values of rows r*MR .. r*MR+MR-1. */
+static void pack_a(size_t mc, size_t kc, const double *a, size_t is, size_t ps, double *ap)
+{
+    for (size_t r = 0; r < mc; r += MR) {
+        size_t rows = min_size(MR, mc - r);
+        for (size_t p = 0; p < kc; ++p) {
+            const double *src = a + r * is + p * ps;
+            size_t i = 0;
+            for (; i < rows; ++i) ap[i] = src[i * is];
+            for (; i < MR; ++i) ap[i] = 0.0;
+            ap += MR;
+        }
+    }
+}
+
+/* Pack rows [0, kc) x cols [0, nc) of op(B) (element (p, j) at b[p*ps + j*js]) into NR-column
+ * panels: panel c holds, for each p, the NR values of columns c*NR .. c*NR+NR-1. */
+static void pack_b(size_t kc, size_t nc, const double *b, size_t ps, size_t js, double *bp)
+{
+    for (size_t c = 0; c < nc; c += NR) {
+        size_t cols = min_size(NR, nc - c);
+        for (size_t p = 0; p < kc; ++p) {
+            const double *src = b + p * ps + c * js;
+            size_t j = 0;
+            if (js == 1) {
+                for (; j < cols; ++j) bp[j] = src[j];
+            } else {
+                for (; j < cols; ++j) bp[j] = src[j * js];
+            }
+            for (; j < NR; ++j) bp[j] = 0.0;
+            bp += NR;
+        }
+    }
+}
+
+/* acc = sum over p of ap[p] (MR values) times bp[p] (NR values); then C[:mr, :nr] = acc, or
+ * += acc when add is non-zero. The fixed-size accumulator lives in registers. */
+static void micro_kernel(size_t kc, const double *restrict ap, const double *restrict bp,
+                         double *restrict c, size_t ldc, size_t mr, size_t nr, int add)
+{
+    double acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) acc[i][j] = 0.0;
+    for (size_t p = 0; p < kc; ++p) {
+        const double *av = ap + p * MR;
+        const double *bv = bp + p * NR;
+        /* Fully unrolled, the accumulator stays in vector registers (8x slower without). */
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i) {
+            double ai = av[i];
+#pragma GCC unroll 16
+            for (int j = 0; j < NR; ++j) acc[i][j] += ai * bv[j];
+        }
+    }
+    if (mr == MR && nr == NR) {
+        for (int i = 0; i < MR; ++i) {
+            double *ci = c + i * ldc;
+            if (add) {
+                for (int j = 0; j < NR; ++j) ci[j] += acc[i][j];
+            } else {
+                for (int j = 0; j < NR; ++j) ci[j] = acc[i][j];
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < mr; ++i) {
+        double *ci = c + i * ldc;
+        for (size_t j = 0; j < nr; ++j) ci[j] = add ? ci[j] + acc[i][j] : acc[i][j];
+    }
+}
+
+/* Unpacked i-p-j loops for small products, where packing would dominate. */
+static void matmul_small(size_t m, size_t n, size_t k, const double *a, size_t a_is, size_t a_ps,
+                         const double *b, size_t b_ps, size_t b_js, int accumulate, double *c)
+{
+    if (!accumulate) memset(c, 0, m * n * sizeof(double));
+    for (size_t i = 0; i < m; ++i) {
+        double *ci = c + i * n;
+        for (size_t p = 0; p < k; ++p) {
+            double aip = a[i * a_is + p * a_ps];
+            const double *bp = b + p * b_ps;
+            if (b_js == 1) {
+                for (size_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
+            } else {
+                for (size_t j = 0; j < n; ++j) ci[j] += aip * bp[j * b_js];
+            }
+        }
+    }
+}
+
+int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+               const double *a, const double *b, int accumulate, double *c)
+{
+    size_t a_is = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
+    size_t b_ps = trans_b ? 1 : n, b_js = trans_b ? k : 1;
+    if (m * n * k <= SMALL_WORK || m < 2 || n < 2) {
+        matmul_small(m, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c);
+        return 0;
+    }
+    size_t kc_max = min_size(KC, k);
+    size_t mc_max = (min_size(MC, m) + MR - 1) / MR * MR;
+    size_t nc_max = (min_size(NC, n) + NR - 1) / NR * NR;
+    double *ap = malloc(mc_max * kc_max * sizeof(double));
+    double *bp = malloc(kc_max * nc_max * sizeof(double));
+    if (ap == NULL || bp == NULL) {
+        free(ap);
+        free(bp);
+        return -1;
+    }
+    for (size_t jc = 0; jc < n; jc += NC) {
+        size_t nc = min_size(NC, n - jc);
+        for (size_t pc = 0; pc < k; pc += KC) {
+            size_t kc = min_size(KC, k - pc);
+            int add = accumulate || pc > 0;
+            pack_b(kc, nc, b + pc * b_ps + jc * b_js, b_ps, b_js, bp);
+            for (size_t ic = 0; ic < m; ic += MC) {
+                size_t mc = min_size(MC, m - ic);
+                pack_a(mc, kc, a + ic * a_is + pc * a_ps, a_is, a_ps, ap);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    const double *bpanel = bp + (jr / NR) * kc * NR;
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        micro_kernel(kc, ap + (ir / MR) * kc * MR, bpanel,
+                                     c + (ic + ir) * n + jc + jr, n,
+                                     min_size(MR, mc - ir), min_size(NR, nc - jr), add);
+                    }
+                }
+            }
+        }
+    }
+    free(ap);
+    free(bp);
+    return 0;
+}
