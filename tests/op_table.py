@@ -1,0 +1,111 @@
+"""The op table: one row per differentiable op, driving the forward, gradient, PyTorch and parity
+tests. Each row names the op, its input shapes, the pyautograd call, the NumPy reference, the
+PyTorch reference, and the domain its inputs are drawn from (kept away from kinks and poles)."""
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+
+def _np_softmax(x, axis=1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_log_softmax(x, axis=1):
+    s = x - x.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _torch_max(x, axis):
+    return x.amax(dim=axis, keepdim=True)
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    shapes: Tuple[Tuple[int, int], ...]
+    fn: Callable  # pyautograd matrices -> Matrix
+    ref: Callable  # numpy arrays -> array
+    torch: Optional[Callable]  # torch tensors -> tensor
+    domain: str = "any"  # "any", "positive" (0.5..2), "nonzero" (|x| in 0.5..2)
+
+    def __str__(self):
+        return self.name
+
+
+OPS = [
+    Op("add", ((3, 4), (3, 4)), lambda a, b: a + b, np.add, lambda a, b: a + b),
+    Op("add_row", ((3, 4), (1, 4)), lambda a, b: a + b, np.add, lambda a, b: a + b),
+    Op("add_col_row", ((3, 1), (1, 4)), lambda a, b: a + b, np.add, lambda a, b: a + b),
+    Op("add_1x1", ((1, 1), (3, 4)), lambda a, b: a + b, np.add, lambda a, b: a + b),
+    Op("sub_col", ((3, 4), (3, 1)), lambda a, b: a - b, np.subtract, lambda a, b: a - b),
+    Op("mul_row", ((1, 4), (3, 4)), lambda a, b: a * b, np.multiply, lambda a, b: a * b),
+    Op("div_col", ((3, 4), (3, 1)), lambda a, b: a / b, np.divide, lambda a, b: a / b, "nonzero"),
+    Op("add_scalar", ((3, 4),), lambda a: a + 2.5, lambda a: a + 2.5, lambda a: a + 2.5),
+    Op("radd_scalar", ((3, 4),), lambda a: 2.5 + a, lambda a: 2.5 + a, lambda a: 2.5 + a),
+    Op("sub_scalar", ((3, 4),), lambda a: a - 1.5, lambda a: a - 1.5, lambda a: a - 1.5),
+    Op("rsub_scalar", ((3, 4),), lambda a: 1.5 - a, lambda a: 1.5 - a, lambda a: 1.5 - a),
+    Op("mul_scalar", ((3, 4),), lambda a: a * -3.0, lambda a: a * -3.0, lambda a: a * -3.0),
+    Op("rmul_scalar", ((3, 4),), lambda a: 3 * a, lambda a: 3 * a, lambda a: 3 * a),
+    Op("div_scalar", ((3, 4),), lambda a: a / 4.0, lambda a: a / 4.0, lambda a: a / 4.0),
+    Op("rdiv_scalar", ((3, 4),), lambda a: 2.0 / a, lambda a: 2.0 / a, lambda a: 2.0 / a, "nonzero"),
+    Op("neg", ((3, 4),), lambda a: -a, np.negative, lambda a: -a),
+    Op("pow2", ((3, 4),), lambda a: a ** 2, lambda a: a ** 2, lambda a: a ** 2),
+    Op("pow3", ((3, 4),), lambda a: a ** 3, lambda a: a ** 3, lambda a: a ** 3),
+    Op("pow_half", ((3, 4),), lambda a: a ** 0.5, np.sqrt, lambda a: a ** 0.5, "positive"),
+    Op("pow_minus1", ((3, 4),), lambda a: a ** -1, lambda a: a ** -1.0, lambda a: a ** -1, "nonzero"),
+    Op("matmul", ((3, 4), (4, 5)), lambda a, b: a @ b, np.matmul, lambda a, b: a @ b),
+    Op("matmul_vec", ((5, 3), (3, 1)), lambda a, b: a @ b, np.matmul, lambda a, b: a @ b),
+    Op("transpose", ((3, 4),), lambda a: a.T, lambda a: a.T, lambda a: a.T),
+    Op("sum", ((3, 4),), lambda a: a.sum(), lambda a: a.sum(keepdims=True), lambda a: a.sum().reshape(1, 1)),
+    Op("sum0", ((3, 4),), lambda a: a.sum(0), lambda a: a.sum(0, keepdims=True), lambda a: a.sum(0, keepdim=True)),
+    Op("sum1", ((3, 4),), lambda a: a.sum(1), lambda a: a.sum(1, keepdims=True), lambda a: a.sum(1, keepdim=True)),
+    Op("mean", ((3, 4),), lambda a: a.mean(), lambda a: a.mean(keepdims=True), lambda a: a.mean().reshape(1, 1)),
+    Op("mean0", ((3, 4),), lambda a: a.mean(0), lambda a: a.mean(0, keepdims=True), lambda a: a.mean(0, keepdim=True)),
+    Op("mean1", ((3, 4),), lambda a: a.mean(1), lambda a: a.mean(1, keepdims=True), lambda a: a.mean(1, keepdim=True)),
+    Op("max", ((3, 4),), lambda a: a.max(), lambda a: a.max(keepdims=True), lambda a: a.amax().reshape(1, 1)),
+    Op("max0", ((3, 4),), lambda a: a.max(0), lambda a: a.max(0, keepdims=True), lambda a: _torch_max(a, 0)),
+    Op("max1", ((3, 4),), lambda a: a.max(1), lambda a: a.max(1, keepdims=True), lambda a: _torch_max(a, 1)),
+    Op("exp", ((3, 4),), lambda a: a.exp(), np.exp, lambda a: a.exp()),
+    Op("log", ((3, 4),), lambda a: a.log(), np.log, lambda a: a.log(), "positive"),
+    Op("sigmoid", ((3, 4),), lambda a: a.sigmoid(), _np_sigmoid, lambda a: a.sigmoid()),
+    Op("tanh", ((3, 4),), lambda a: a.tanh(), np.tanh, lambda a: a.tanh()),
+    Op("relu", ((3, 4),), lambda a: a.relu(), lambda a: np.maximum(a, 0), lambda a: a.relu(), "nonzero"),
+    Op("abs", ((3, 4),), lambda a: a.abs(), np.abs, lambda a: a.abs(), "nonzero"),
+    Op("softmax", ((3, 4),), lambda a: a.softmax(1), _np_softmax, lambda a: a.softmax(1)),
+    Op("softmax0", ((3, 4),), lambda a: a.softmax(0), lambda a: _np_softmax(a, 0), lambda a: a.softmax(0)),
+    Op("log_softmax", ((3, 4),), lambda a: a.log_softmax(1), _np_log_softmax, lambda a: a.log_softmax(1)),
+    Op("composite", ((3, 4), (4, 2)), lambda a, b: ((a @ b).sigmoid() * 2 - (a @ b).tanh()).mean(0),
+       lambda a, b: (_np_sigmoid(a @ b) * 2 - np.tanh(a @ b)).mean(0, keepdims=True),
+       lambda a, b: ((a @ b).sigmoid() * 2 - (a @ b).tanh()).mean(0, keepdim=True)),
+]
+
+
+def draw(rng: np.random.Generator, shape, domain: str) -> np.ndarray:
+    """Random inputs for an op; 'nonzero' and 'positive' stay in 0.5..2 in magnitude."""
+    if domain == "any":
+        return rng.standard_normal(shape)
+    magnitude = rng.uniform(0.5, 2.0, shape)
+    if domain == "positive":
+        return magnitude
+    return magnitude * rng.choice([-1.0, 1.0], shape)
+
+
+def numeric_gradient(f, arrays, index, eps=1e-6):
+    """Central differences of the scalar f(*arrays) with respect to arrays[index]."""
+    x = arrays[index]
+    grad = np.zeros_like(x)
+    for ij in np.ndindex(*x.shape):
+        saved = x[ij]
+        x[ij] = saved + eps
+        f_plus = f(*arrays)
+        x[ij] = saved - eps
+        f_minus = f(*arrays)
+        x[ij] = saved
+        grad[ij] = (f_plus - f_minus) / (2 * eps)
+    return grad
