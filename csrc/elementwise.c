@@ -2,6 +2,8 @@
 #include "pyautograd.h"
 
 static inline double ieee_div(double x, double y) { return x / y; }
+static inline double maximum(double x, double y) { return (x > y || x != x) ? x : y; }
+static inline double minimum(double x, double y) { return (x < y || x != x) ? x : y; }
 
 /* One loop nest per op: the op is chosen once, outside the loops, so each inner loop is a plain
  * vectorisable body. The unit-stride case is split out for the compiler. */
@@ -39,6 +41,8 @@ void pag_binary(int op, size_t nrow, size_t ncol,
     case PAG_GE: PAG_BINARY_LOOP(x >= y ? 1.0 : 0.0) break;
     case PAG_EQ: PAG_BINARY_LOOP(x == y ? 1.0 : 0.0) break;
     case PAG_NE: PAG_BINARY_LOOP(x != y ? 1.0 : 0.0) break;
+    case PAG_MAXIMUM: PAG_BINARY_LOOP(maximum(x, y)) break;
+    case PAG_MINIMUM: PAG_BINARY_LOOP(minimum(x, y)) break;
     default: break;
     }
 }
@@ -60,6 +64,8 @@ void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_l
         case PAG_GE: PAG_SCALAR_LOOP(s >= x ? 1.0 : 0.0) break;
         case PAG_EQ: PAG_SCALAR_LOOP(s == x ? 1.0 : 0.0) break;
         case PAG_NE: PAG_SCALAR_LOOP(s != x ? 1.0 : 0.0) break;
+        case PAG_MAXIMUM: PAG_SCALAR_LOOP(maximum(s, x)) break;
+        case PAG_MINIMUM: PAG_SCALAR_LOOP(minimum(s, x)) break;
         default: break;
         }
         return;
@@ -75,6 +81,8 @@ void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_l
     case PAG_GE: PAG_SCALAR_LOOP(x >= s ? 1.0 : 0.0) break;
     case PAG_EQ: PAG_SCALAR_LOOP(x == s ? 1.0 : 0.0) break;
     case PAG_NE: PAG_SCALAR_LOOP(x != s ? 1.0 : 0.0) break;
+    case PAG_MAXIMUM: PAG_SCALAR_LOOP(maximum(x, s)) break;
+    case PAG_MINIMUM: PAG_SCALAR_LOOP(minimum(x, s)) break;
     default: break;
     }
 }

@@ -12,7 +12,8 @@
 
 enum pag_binary_op {
     PAG_ADD = 0, PAG_SUB = 1, PAG_MUL = 2, PAG_DIV = 3,
-    PAG_LT = 4, PAG_LE = 5, PAG_GT = 6, PAG_GE = 7, PAG_EQ = 8, PAG_NE = 9
+    PAG_LT = 4, PAG_LE = 5, PAG_GT = 6, PAG_GE = 7, PAG_EQ = 8, PAG_NE = 9,
+    PAG_MAXIMUM = 10, PAG_MINIMUM = 11 /* NaN-propagating, as NumPy's maximum/minimum */
 };
 
 enum pag_unary_op {

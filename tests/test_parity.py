@@ -46,7 +46,8 @@ def broadcasting_pair(draw):
 
 
 @pytest.mark.parametrize("op", ["__add__", "__sub__", "__mul__", "__truediv__", "__lt__",
-                                "__le__", "__gt__", "__ge__", "__eq__", "__ne__"])
+                                "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "maximum",
+                                "minimum"])
 @settings(max_examples=25, deadline=None)
 @given(pair=broadcasting_pair(), s=st.sampled_from([0.0, -0.0, 2.5, -1e300, np.inf, np.nan]))
 def test_binary_ops(op, pair, s):
@@ -131,7 +132,7 @@ def test_in_place_updates_and_fills():
 def test_ieee_edges_agree_exactly():
     grid = np.array(np.meshgrid(EDGES, EDGES)).reshape(2, -1)
     (ca, pa), (cb, pb) = both(grid[:1]), both(grid[1:])
-    for op in ("__add__", "__sub__", "__mul__", "__truediv__"):
+    for op in ("__add__", "__sub__", "__mul__", "__truediv__", "maximum", "minimum"):
         c, p = getattr(ca, op)(cb).numpy(), getattr(pa, op)(pb).numpy()
         assert np.array_equal(c, p, equal_nan=True)
         real = ~np.isnan(c)  # a NaN's sign bit means nothing (x86 makes 0/0 negative)

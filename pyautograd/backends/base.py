@@ -12,11 +12,11 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-BINARY_OPS = ("add", "sub", "mul", "div", "lt", "le", "gt", "ge", "eq", "ne")
+BINARY_OPS = ("add", "sub", "mul", "div", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum")
 UNARY_OPS = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sign")
 REDUCE_OPS = ("sum", "mean", "max")
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">",
-           "ge": ">=", "eq": "==", "ne": "!="}
+           "ge": ">=", "eq": "==", "ne": "!=", "maximum": "max", "minimum": "min"}
 
 Scalar = Union[int, float]
 
@@ -146,6 +146,14 @@ class Storage:
     def __eq__(self, o): return self._elementwise("eq", o, False)  # type: ignore[override]
     def __ne__(self, o): return self._elementwise("ne", o, False)  # type: ignore[override]
 
+    def maximum(self, other) -> "Storage":
+        """Element-wise larger value; NaN wins, as in NumPy's maximum."""
+        return self._elementwise("maximum", other, False)
+
+    def minimum(self, other) -> "Storage":
+        """Element-wise smaller value; NaN wins, as in NumPy's minimum."""
+        return self._elementwise("minimum", other, False)
+
     # -- unary ops ------------------------------------------------------------------------------
     def __neg__(self): return self._unary("neg")
     def exp(self): return self._unary("exp")
@@ -256,3 +264,4 @@ class Storage:
 
     def __iadd__(self, other): return self._inplace_checked("add", other)
     def __isub__(self, other): return self._inplace_checked("sub", other)
+    def __imul__(self, other): return self._inplace_checked("mul", other)

@@ -16,7 +16,8 @@ from .base import Storage
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
 _BINARY = {"add": lib.PAG_ADD, "sub": lib.PAG_SUB, "mul": lib.PAG_MUL, "div": lib.PAG_DIV,
            "lt": lib.PAG_LT, "le": lib.PAG_LE, "gt": lib.PAG_GT, "ge": lib.PAG_GE,
-           "eq": lib.PAG_EQ, "ne": lib.PAG_NE}
+           "eq": lib.PAG_EQ, "ne": lib.PAG_NE, "maximum": lib.PAG_MAXIMUM,
+           "minimum": lib.PAG_MINIMUM}
 _UNARY = {"neg": lib.PAG_NEG, "exp": lib.PAG_EXP, "log": lib.PAG_LOG, "tanh": lib.PAG_TANH,
           "sigmoid": lib.PAG_SIGMOID, "relu": lib.PAG_RELU, "abs": lib.PAG_ABS,
           "sign": lib.PAG_SIGN}

@@ -87,6 +87,8 @@ _BINARY: dict = {
     "lt": lambda x, y: 1.0 if x < y else 0.0, "le": lambda x, y: 1.0 if x <= y else 0.0,
     "gt": lambda x, y: 1.0 if x > y else 0.0, "ge": lambda x, y: 1.0 if x >= y else 0.0,
     "eq": lambda x, y: 1.0 if x == y else 0.0, "ne": lambda x, y: 1.0 if x != y else 0.0,
+    "maximum": lambda x, y: x if (x > y or x != x) else y,
+    "minimum": lambda x, y: x if (x < y or x != x) else y,
 }
 _UNARY: dict = {
     "neg": operator.neg, "exp": ieee_exp, "log": ieee_log, "tanh": math.tanh,
