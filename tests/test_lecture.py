@@ -129,3 +129,17 @@ def test_examples_run_as_scripts(capsys):
     assert "autograd (8.0, 4.0, -8.0, -1.0), symbolic (8.0, 4.0, -8.0, -1.0)" in out
     assert "autograd (108.0, 48.0), symbolic (108.0, 48.0)" in out
     assert not math.isnan(float(out.split("largest difference ")[1].split()[0]))
+
+
+def test_the_networks_written_with_the_nn_api_match_the_manual_versions(backend_name):
+    ex = load("nn_networks")
+    one, two = load("one_layer_network"), load("two_layer_network")
+    dW, db = ex.one_layer_with_nn(seed=1)
+    mW, mb = one.manual_gradients(*one.make_problem(seed=1))
+    np.testing.assert_allclose(dW, mW.reshape(dW.shape), rtol=1e-13)
+    np.testing.assert_allclose(db, mb.reshape(db.shape), rtol=1e-13)
+    params, losses = ex.two_layer_with_nn(steps=60)
+    manual, manual_losses = two.train(steps=60, manual=True)
+    for a, m in zip(params, manual):
+        np.testing.assert_allclose(a, m, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(losses, manual_losses, rtol=1e-10)
