@@ -91,3 +91,13 @@ void pag_fill(size_t n, double value, double *out)
 {
     for (size_t i = 0; i < n; ++i) out[i] = value;
 }
+
+void pag_axpy(size_t n, double alpha, const double *x, double *y)
+{
+    for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void pag_sigmoid_backward(size_t n, const double *s, const double *grad, double *out)
+{
+    for (size_t i = 0; i < n; ++i) out[i] = s[i] * (1.0 - s[i]) * grad[i];
+}

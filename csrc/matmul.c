@@ -11,48 +11,53 @@
 
 #include "pyautograd.h"
 
+#ifndef MR
 #define MR 8
+#endif
+#ifndef NR
 #define NR 16
-#define KC 256
-#define MC 128
+#endif
+#ifndef KC
+#define KC 512
+#endif
+#ifndef MC
+#define MC 96
+#endif
 #define NC 2048
 #define SMALL_WORK 4096 /* m * n * k at or below which packing costs more than it saves */
+#define PARALLEL_WORK 2.0e6 /* m * n * k below which a second thread costs more than it saves */
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Pack rows [0, mc) x cols [0, kc) of op(A) (element (i, p) at a[i*is + p*ps]) into MR-row
- * panels: panel r holds, for each p, the MR values of rows r*MR .. r*MR+MR-1. */
-static void pack_a(size_t mc, size_t kc, const double *a, size_t is, size_t ps, double *ap)
+/* Pack MR rows (rows r .. r+rows-1 of op(A), element (i, p) at a[i*is + p*ps]) x kc columns
+ * into one panel: for each p, the MR values of those rows, zero-padded to MR. */
+static void pack_a_panel(size_t rows, size_t kc, const double *a, size_t is, size_t ps,
+                         double *ap)
 {
-    for (size_t r = 0; r < mc; r += MR) {
-        size_t rows = min_size(MR, mc - r);
-        for (size_t p = 0; p < kc; ++p) {
-            const double *src = a + r * is + p * ps;
-            size_t i = 0;
-            for (; i < rows; ++i) ap[i] = src[i * is];
-            for (; i < MR; ++i) ap[i] = 0.0;
-            ap += MR;
-        }
+    for (size_t p = 0; p < kc; ++p) {
+        const double *src = a + p * ps;
+        size_t i = 0;
+        for (; i < rows; ++i) ap[i] = src[i * is];
+        for (; i < MR; ++i) ap[i] = 0.0;
+        ap += MR;
     }
 }
 
-/* Pack rows [0, kc) x cols [0, nc) of op(B) (element (p, j) at b[p*ps + j*js]) into NR-column
- * panels: panel c holds, for each p, the NR values of columns c*NR .. c*NR+NR-1. */
-static void pack_b(size_t kc, size_t nc, const double *b, size_t ps, size_t js, double *bp)
+/* Pack kc rows x NR columns of op(B) (element (p, j) at b[p*ps + j*js]) into one panel: for
+ * each p, the NR values of those columns, zero-padded to NR. */
+static void pack_b_panel(size_t kc, size_t cols, const double *b, size_t ps, size_t js,
+                         double *bp)
 {
-    for (size_t c = 0; c < nc; c += NR) {
-        size_t cols = min_size(NR, nc - c);
-        for (size_t p = 0; p < kc; ++p) {
-            const double *src = b + p * ps + c * js;
-            size_t j = 0;
-            if (js == 1) {
-                for (; j < cols; ++j) bp[j] = src[j];
-            } else {
-                for (; j < cols; ++j) bp[j] = src[j * js];
-            }
-            for (; j < NR; ++j) bp[j] = 0.0;
-            bp += NR;
+    for (size_t p = 0; p < kc; ++p) {
+        const double *src = b + p * ps;
+        size_t j = 0;
+        if (js == 1) {
+            for (; j < cols; ++j) bp[j] = src[j];
+        } else {
+            for (; j < cols; ++j) bp[j] = src[j * js];
         }
+        for (; j < NR; ++j) bp[j] = 0.0;
+        bp += NR;
     }
 }
 
@@ -112,7 +117,7 @@ static void matmul_small(size_t m, size_t n, size_t k, const double *a, size_t a
 }
 
 int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-               const double *a, const double *b, int accumulate, double *c)
+               const double *a, const double *b, int accumulate, double *c, int num_threads)
 {
     size_t a_is = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
     size_t b_ps = trans_b ? 1 : n, b_js = trans_b ? k : 1;
@@ -120,6 +125,7 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
         matmul_small(m, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c);
         return 0;
     }
+    int threads = (num_threads > 1 && (double)m * n * k >= PARALLEL_WORK) ? num_threads : 1;
     size_t kc_max = min_size(KC, k);
     size_t mc_max = (min_size(MC, m) + MR - 1) / MR * MR;
     size_t nc_max = (min_size(NC, n) + NR - 1) / NR * NR;
@@ -130,21 +136,34 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
         free(bp);
         return -1;
     }
+    /* Every thread walks the same block loops; the `omp for` loops split the packing and the
+     * micro-kernel calls of each block between them (their implicit barriers keep the shared
+     * packed panels consistent). Without OpenMP the pragmas are ignored: one thread. */
+#pragma omp parallel num_threads(threads) if (threads > 1)
     for (size_t jc = 0; jc < n; jc += NC) {
         size_t nc = min_size(NC, n - jc);
+        size_t b_panels = (nc + NR - 1) / NR;
         for (size_t pc = 0; pc < k; pc += KC) {
             size_t kc = min_size(KC, k - pc);
             int add = accumulate || pc > 0;
-            pack_b(kc, nc, b + pc * b_ps + jc * b_js, b_ps, b_js, bp);
+#pragma omp for schedule(static)
+            for (size_t q = 0; q < b_panels; ++q)
+                pack_b_panel(kc, min_size(NR, nc - q * NR), b + pc * b_ps + (jc + q * NR) * b_js,
+                             b_ps, b_js, bp + q * kc * NR);
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mc = min_size(MC, m - ic);
-                pack_a(mc, kc, a + ic * a_is + pc * a_ps, a_is, a_ps, ap);
-                for (size_t jr = 0; jr < nc; jr += NR) {
-                    const double *bpanel = bp + (jr / NR) * kc * NR;
-                    for (size_t ir = 0; ir < mc; ir += MR) {
-                        micro_kernel(kc, ap + (ir / MR) * kc * MR, bpanel,
-                                     c + (ic + ir) * n + jc + jr, n,
-                                     min_size(MR, mc - ir), min_size(NR, nc - jr), add);
+                size_t a_panels = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+                for (size_t r = 0; r < a_panels; ++r)
+                    pack_a_panel(min_size(MR, mc - r * MR), kc, a + (ic + r * MR) * a_is + pc * a_ps,
+                                 a_is, a_ps, ap + r * kc * MR);
+#pragma omp for schedule(static)
+                for (size_t q = 0; q < b_panels; ++q) {
+                    const double *bpanel = bp + q * kc * NR;
+                    for (size_t r = 0; r < a_panels; ++r) {
+                        micro_kernel(kc, ap + r * kc * MR, bpanel,
+                                     c + (ic + r * MR) * n + jc + q * NR, n,
+                                     min_size(MR, mc - r * MR), min_size(NR, nc - q * NR), add);
                     }
                 }
             }

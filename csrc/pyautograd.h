@@ -41,6 +41,12 @@ void pag_pow_scalar(size_t n, const double *a, double p, double *out);
 /* out[i] = value. */
 void pag_fill(size_t n, double value, double *out);
 
+/* y[i] += alpha * x[i]: parameter updates and scaled accumulation without a temporary. */
+void pag_axpy(size_t n, double alpha, const double *x, double *y);
+
+/* out[i] = s[i] * (1 - s[i]) * grad[i], where s = sigmoid(z): the sigmoid's backward in one pass. */
+void pag_sigmoid_backward(size_t n, const double *s, const double *grad, double *out);
+
 /* out (ncol x nrow) = transpose of a (nrow x ncol); out must not overlap a. */
 void pag_transpose(size_t nrow, size_t ncol, const double *a, double *out);
 
@@ -50,9 +56,10 @@ void pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, dou
 
 /* C (m x n) = op(A) @ op(B) (+ C when accumulate is non-zero), where op(A) is m x k and is A
  * (stored m x k) or A^T (A stored k x m when trans_a); likewise B (k x n, or stored n x k).
- * Cache-blocked with packed panels. C must not overlap A or B. Allocates its packing buffers:
- * returns 0 on success, -1 when they cannot be allocated (C is then unchanged). */
+ * Cache-blocked with packed panels, on up to num_threads OpenMP threads for large products.
+ * C must not overlap A or B. Allocates its packing buffers: returns 0 on success, -1 when they
+ * cannot be allocated (C is then unchanged). */
 int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-               const double *a, const double *b, int accumulate, double *c);
+               const double *a, const double *b, int accumulate, double *c, int num_threads);
 
 #endif

@@ -7,7 +7,7 @@
     >>> a.grad.item()   # d/da 4(a-2)^2 - 3 = 8(a-2)
     8.0
 """
-from .backends import backend, get_backend, set_backend
+from .backends import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from .factories import full, manual_seed, ones, randn, zeros
 from .grad_mode import is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
@@ -16,5 +16,6 @@ from .matrix import Matrix, mat
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
+    "set_num_threads", "get_num_threads",
 ]
 __version__ = "0.1.0"

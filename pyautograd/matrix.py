@@ -17,7 +17,7 @@ import numpy as np
 
 from . import backends
 from .backends.base import Storage, as_scalar
-from .grad_mode import is_grad_enabled
+from .grad_mode import _enabled, is_grad_enabled
 
 Number = Union[int, float]
 Operand = Union["Matrix", Storage, Number]
@@ -68,9 +68,11 @@ class Matrix:
         return self._gradient is None
 
     def zero_grad(self) -> None:
-        """Reset the accumulated gradient to zeros (in place, no new allocation)."""
-        if self._grad is not None:
-            self._grad.zeros_()
+        """Reset the accumulated gradient: it reads as zeros until the next backward reaches it.
+
+        The storage is released (as PyTorch's set_to_none), so the next backward adopts its
+        first contribution instead of adding it to zeros."""
+        self._grad = None
 
     # -- conversion -----------------------------------------------------------------------------
     @property
@@ -106,7 +108,7 @@ class Matrix:
             home = type(self.data)
 
             def _gradient(grad: Storage) -> None:
-                self.grad += home.from_array(grad.numpy())
+                _accumulate(self, home.from_array(grad.numpy()))
             result._gradient = _gradient
         return result
 
@@ -188,11 +190,11 @@ class Matrix:
     # -- element-wise arithmetic ----------------------------------------------------------------
     def __add__(self, other: Operand) -> "Matrix":
         """self + other. d/dself = 1, d/dother = 1, summed over broadcast dimensions."""
-        if _is_number(other):
+        if type(other) is not Matrix and _is_number(other):
             result = _node(self.data + other, (self,), "add")
             if result.requires_grad:
                 def _gradient(grad: Storage) -> None:
-                    self.grad += grad
+                    _accumulate(self, grad, owned=False)
                 result._gradient = _gradient
             return result
         other = _lift(other)
@@ -200,9 +202,11 @@ class Matrix:
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    self.grad += grad.unbroadcast(*self.shape)
+                    g = grad.unbroadcast(*self.shape)
+                    _accumulate(self, g, owned=g is not grad)
                 if other.requires_grad:
-                    other.grad += grad.unbroadcast(*other.shape)
+                    g = grad.unbroadcast(*other.shape)
+                    _accumulate(other, g, owned=g is not grad)
             result._gradient = _gradient
         return result
 
@@ -211,16 +215,19 @@ class Matrix:
 
     def __sub__(self, other: Operand) -> "Matrix":
         """self - other. d/dself = 1, d/dother = -1."""
-        if _is_number(other):
-            return self + (-float(other))
-        other = _lift(other)
+        if type(other) is not Matrix:
+            if _is_number(other):
+                return self + (-float(other))
+            other = _lift(other)
         result = _node(self.data - other.data, (self, other), "sub")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    self.grad += grad.unbroadcast(*self.shape)
+                    g = grad.unbroadcast(*self.shape)
+                    _accumulate(self, g, owned=g is not grad)
                 if other.requires_grad:
-                    other.grad -= grad.unbroadcast(*other.shape)
+                    g = grad.unbroadcast(*other.shape)
+                    _accumulate(other, g, owned=g is not grad, scale=-1.0)
             result._gradient = _gradient
         return result
 
@@ -231,12 +238,12 @@ class Matrix:
 
     def __mul__(self, other: Operand) -> "Matrix":
         """self * other (element-wise). d/dself = other, d/dother = self."""
-        if _is_number(other):
+        if type(other) is not Matrix and _is_number(other):
             s = as_scalar(other, "mul")
             result = _node(self.data * s, (self,), "mul")
             if result.requires_grad:
                 def _gradient(grad: Storage) -> None:
-                    self.grad += grad * s
+                    _accumulate(self, grad, owned=False, scale=s)
                 result._gradient = _gradient
             return result
         other = _lift(other)
@@ -244,9 +251,9 @@ class Matrix:
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    self.grad += (grad * other.data).unbroadcast(*self.shape)
+                    _accumulate(self, (grad * other.data).unbroadcast(*self.shape))
                 if other.requires_grad:
-                    other.grad += (grad * self.data).unbroadcast(*other.shape)
+                    _accumulate(other, (grad * self.data).unbroadcast(*other.shape))
             result._gradient = _gradient
         return result
 
@@ -255,12 +262,12 @@ class Matrix:
 
     def __truediv__(self, other: Operand) -> "Matrix":
         """self / other. d/dself = 1/other, d/dother = -self/other^2 = -result/other."""
-        if _is_number(other):
+        if type(other) is not Matrix and _is_number(other):
             s = as_scalar(other, "div")
             result = _node(self.data / s, (self,), "div")
             if result.requires_grad:
                 def _gradient(grad: Storage) -> None:
-                    self.grad += grad / s
+                    _accumulate(self, grad / s)
                 result._gradient = _gradient
             return result
         other = _lift(other)
@@ -270,9 +277,9 @@ class Matrix:
 
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    self.grad += (grad / other.data).unbroadcast(*self.shape)
+                    _accumulate(self, (grad / other.data).unbroadcast(*self.shape))
                 if other.requires_grad:
-                    other.grad -= (grad * out / other.data).unbroadcast(*other.shape)
+                    _accumulate(other, (grad * out / other.data).unbroadcast(*other.shape), scale=-1.0)
             result._gradient = _gradient
         return result
 
@@ -286,7 +293,7 @@ class Matrix:
             out = result.data
 
             def _gradient(grad: Storage) -> None:
-                self.grad -= grad * out / self.data
+                _accumulate(self, grad * out / self.data, scale=-1.0)
             result._gradient = _gradient
         return result
 
@@ -294,7 +301,7 @@ class Matrix:
         result = _node(-self.data, (self,), "neg")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
-                self.grad -= grad
+                _accumulate(self, grad, owned=False, scale=-1.0)
             result._gradient = _gradient
         return result
 
@@ -307,7 +314,7 @@ class Matrix:
         result = _node(self.data ** p, (self,), "pow")
         if result.requires_grad and p != 0.0:
             def _gradient(grad: Storage) -> None:
-                self.grad += grad * (self.data ** (p - 1.0) * p)
+                _accumulate(self, grad * (self.data ** (p - 1.0) * p))
             result._gradient = _gradient
         elif result.requires_grad:
             result._gradient = _no_gradient
@@ -345,14 +352,15 @@ class Matrix:
     # -- matrix product and transpose -----------------------------------------------------------
     def __matmul__(self, other: "Matrix") -> "Matrix":
         """Y = X @ W. dL/dX = dL/dY @ W^T and dL/dW = X^T @ dL/dY, without transposed copies."""
-        other = _lift(other)
+        if type(other) is not Matrix:
+            other = _lift(other)
         result = _node(self.data @ other.data, (self, other), "matmul")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    self.grad.add_matmul_(grad, other.data, trans_b=True)
+                    _accumulate_matmul(self, grad, other.data, trans_b=True)
                 if other.requires_grad:
-                    other.grad.add_matmul_(self.data, grad, trans_a=True)
+                    _accumulate_matmul(other, self.data, grad, trans_a=True)
             result._gradient = _gradient
         return result
 
@@ -365,7 +373,7 @@ class Matrix:
         result = _node(self.data.T, (self,), "transpose")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
-                self.grad += grad.T
+                _accumulate(self, grad.T)
             result._gradient = _gradient
         return result
 
@@ -402,7 +410,7 @@ class Matrix:
             def _gradient(grad: Storage) -> None:
                 x = self.data
                 winners = (x == out) + (x != x)
-                self.grad += winners * (grad / winners.sum(axis))
+                _accumulate(self, winners * (grad / winners.sum(axis)))
             result._gradient = _gradient
         return result
 
@@ -414,7 +422,7 @@ class Matrix:
             out = result.data
 
             def _gradient(grad: Storage) -> None:
-                self.grad += grad * out
+                _accumulate(self, grad * out)
             result._gradient = _gradient
         return result
 
@@ -423,7 +431,7 @@ class Matrix:
         result = _node(self.data.log(), (self,), "log")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
-                self.grad += grad / self.data
+                _accumulate(self, grad / self.data)
             result._gradient = _gradient
         return result
 
@@ -434,7 +442,7 @@ class Matrix:
             out = result.data
 
             def _gradient(grad: Storage) -> None:
-                self.grad += out * (1.0 - out) * grad
+                _accumulate(self, out.dsigmoid(grad))  # out * (1 - out) * grad, in one pass
             result._gradient = _gradient
         return result
 
@@ -445,7 +453,7 @@ class Matrix:
             out = result.data
 
             def _gradient(grad: Storage) -> None:
-                self.grad += (1.0 - out * out) * grad
+                _accumulate(self, (1.0 - out * out) * grad)
             result._gradient = _gradient
         return result
 
@@ -454,7 +462,7 @@ class Matrix:
         result = _node(self.data.relu(), (self,), "relu")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
-                self.grad += (self.data > 0.0) * grad
+                _accumulate(self, (self.data > 0.0) * grad)
             result._gradient = _gradient
         return result
 
@@ -463,7 +471,7 @@ class Matrix:
         result = _node(self.data.abs(), (self,), "abs")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
-                self.grad += self.data.sign() * grad
+                _accumulate(self, self.data.sign() * grad)
             result._gradient = _gradient
         return result
 
@@ -487,8 +495,36 @@ class Matrix:
         return exps / exps.sum(axis)
 
 
+def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0) -> None:
+    """node.grad += scale * g. The first gradient to arrive is adopted as node.grad (or copied,
+    when the caller does not own it) instead of being added to a matrix of zeros."""
+    current = node._grad
+    if current is None:
+        if scale != 1.0:
+            node._grad = g * scale
+        else:
+            node._grad = g if owned else g.copy()
+    elif scale == 1.0:
+        current += g
+    else:
+        current.add_scaled_(g, scale)
+
+
+def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = False,
+                       trans_b: bool = False) -> None:
+    """node.grad += op(a) @ op(b), straight into the gradient's buffer once it exists."""
+    if node._grad is None:
+        node._grad = a.matmul(b, trans_a, trans_b)
+    else:
+        node._grad.add_matmul_(a, b, trans_a, trans_b)
+
+
 def _no_gradient(grad: Storage) -> None:
     """The closure of an op whose local derivative is zero everywhere."""
+
+
+_new_matrix = object.__new__
+_grad_enabled = _enabled.get
 
 
 def _is_number(value: object) -> bool:
@@ -504,17 +540,19 @@ def _lift(value: Any) -> Matrix:
 
 def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     """The result of an op: it records its children only when one of them needs a gradient."""
-    result = Matrix.__new__(Matrix)
+    result = _new_matrix(Matrix)
     result.data = data
     result._grad = None
     result._op = op
     result._gradient = None
-    if is_grad_enabled() and any(child.requires_grad for child in children):
-        result.requires_grad = True
-        result._children = children
-    else:
-        result.requires_grad = False
-        result._children = ()
+    result.requires_grad = False
+    result._children = ()
+    if _grad_enabled():
+        for child in children:
+            if child.requires_grad:
+                result.requires_grad = True
+                result._children = children
+                break
     return result
 
 

@@ -28,7 +28,9 @@ class Optimizer:
 
     def _gradient(self, p: Matrix, weight_decay: float) -> Storage:
         """The gradient with L2 weight decay folded in, as torch.optim does."""
-        return p.grad + p.data * weight_decay if weight_decay else p.grad
+        if not weight_decay:
+            return p.grad
+        return p.grad.copy().add_scaled_(p.data, weight_decay)
 
 
 class SGD(Optimizer):
@@ -56,7 +58,7 @@ class SGD(Optimizer):
                     buf *= self.momentum
                     buf += g
                 g = buf
-            p.data -= g * self.lr
+            p.data.add_scaled_(g, -self.lr)
 
 
 class Adam(Optimizer):
@@ -89,7 +91,7 @@ class Adam(Optimizer):
                 cls = type(p.data)
                 state = self._state[id(p)] = (cls.zeros(*p.shape), cls.zeros(*p.shape))
             m, v = state
-            m += (g - m) * (1.0 - b1)
+            m.add_scaled_(g - m, 1.0 - b1)
             v *= b2
-            v += g * g * (1.0 - b2)
-            p.data -= m / ((v ** 0.5) / correction2_sqrt + self.eps) * step_size
+            v.add_scaled_(g * g, 1.0 - b2)
+            p.data.add_scaled_(m / ((v ** 0.5) / correction2_sqrt + self.eps), -step_size)

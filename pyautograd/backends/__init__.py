@@ -86,3 +86,19 @@ def backend(name: str) -> Iterator[None]:
         yield
     finally:
         _override.reset(token)
+
+
+def set_num_threads(n: int) -> None:
+    """How many threads the C kernels may use (the matmul uses them for large products)."""
+    if _c_class is None:
+        raise RuntimeError(f"set_num_threads: the C backend is not available; {BUILD_HINT}")
+    from .carray import set_num_threads as _set
+    _set(n)
+
+
+def get_num_threads() -> int:
+    """How many threads the C kernels may use (1 when the C backend is not built)."""
+    if _c_class is None:
+        return 1
+    from .carray import get_num_threads as _get
+    return _get()

@@ -23,12 +23,12 @@ def _cdef_text() -> str:
 
 
 def _flags():
-    compile_args = ["-std=c11", "-O3", "-ffp-contract=fast", "-fno-math-errno"]
-    link_args = []
+    compile_args = ["-std=c11", "-O3", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp"]
+    link_args = ["-fopenmp"]
     if os.environ.get("PYAUTOGRAD_SANITIZE") == "1":
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-        compile_args = ["-std=c11", "-O1", "-g"] + san
-        link_args = san
+        compile_args = ["-std=c11", "-O1", "-g", "-fopenmp"] + san
+        link_args = ["-fopenmp"] + san
     elif os.environ.get("PYAUTOGRAD_PORTABLE") != "1":
         compile_args.append("-march=native")
     return compile_args, link_args

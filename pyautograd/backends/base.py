@@ -112,23 +112,24 @@ class Storage:
         raise NotImplementedError
 
     def copy(self) -> "Storage":
-        return type(self).from_array(self.numpy())
+        """A new storage object with the same values."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.nrow}x{self.ncol}, {np.array2string(self.numpy(), precision=4)})"
 
     # -- element-wise binary ops ----------------------------------------------------------------
     def _elementwise(self, op: str, other: object, reverse: bool) -> "Storage":
-        if isinstance(other, Storage):
-            if type(other) is not type(self):
-                raise TypeError(f"{op}: cannot mix backends {self.backend_name!r} and "
-                                f"{other.backend_name!r}; convert one with .to(name)")
-            if reverse:
-                a, b = other, self
+        if type(other) is type(self):
+            if other.nrow == self.nrow and other.ncol == self.ncol:  # the common case, first
+                shape = (self.nrow, self.ncol)
             else:
-                a, b = self, other
-            shape = broadcast_shape(f"{op} ({_SYMBOL[op]})", a.shape, b.shape)
-            return a._binary(op, b, shape)
+                a, b = (other, self) if reverse else (self, other)
+                shape = broadcast_shape(f"{op} ({_SYMBOL[op]})", a.shape, b.shape)
+            return other._binary(op, self, shape) if reverse else self._binary(op, other, shape)
+        if isinstance(other, Storage):
+            raise TypeError(f"{op}: cannot mix backends {self.backend_name!r} and "
+                            f"{other.backend_name!r}; convert one with .to(name)")
         return self._binary_scalar(op, as_scalar(other, op), reverse)
 
     def __add__(self, o): return self._elementwise("add", o, False)
@@ -251,7 +252,9 @@ class Storage:
         return self.fill_(0.0)
 
     def _inplace_checked(self, op: str, other: object) -> "Storage":
-        if isinstance(other, Storage):
+        if type(other) is type(self) and other.nrow == self.nrow and other.ncol == self.ncol:
+            self._inplace(op, other)  # the common case (gradient accumulation), first
+        elif isinstance(other, Storage):
             self._same_backend(other, f"{op}=")
             shape = broadcast_shape(f"in-place {_SYMBOL[op]}=", self.shape, other.shape)
             if shape != self.shape:
@@ -265,3 +268,18 @@ class Storage:
     def __iadd__(self, other): return self._inplace_checked("add", other)
     def __isub__(self, other): return self._inplace_checked("sub", other)
     def __imul__(self, other): return self._inplace_checked("mul", other)
+
+    def add_scaled_(self, other: "Storage", alpha: float) -> "Storage":
+        """self += alpha * other, in place and without a temporary (same shapes only)."""
+        self._same_backend(other, "add_scaled_")
+        if other.shape != self.shape:
+            raise ValueError(f"add_scaled_: shapes {self.shape} and {other.shape} differ")
+        self._axpy(as_scalar(alpha, "add_scaled_"), other)
+        return self
+
+    def dsigmoid(self, grad: "Storage") -> "Storage":
+        """self * (1 - self) * grad in one pass, where self is a sigmoid's output: dA/dZ = A(1 - A)."""
+        self._same_backend(grad, "dsigmoid")
+        if grad.shape != self.shape:
+            raise ValueError(f"dsigmoid: shapes {self.shape} and {grad.shape} differ")
+        return self._dsigmoid(grad)

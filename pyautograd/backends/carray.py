@@ -6,6 +6,7 @@ kernels trust the sizes they are given, so nothing here passes a size it did not
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -14,6 +15,9 @@ from ._ckernels import ffi, lib
 from .base import Storage
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
+_binary_kernel = lib.pag_binary
+_scalar_kernel = lib.pag_binary_scalar
+_unary_kernel = lib.pag_unary
 _BINARY = {"add": lib.PAG_ADD, "sub": lib.PAG_SUB, "mul": lib.PAG_MUL, "div": lib.PAG_DIV,
            "lt": lib.PAG_LT, "le": lib.PAG_LE, "gt": lib.PAG_GT, "ge": lib.PAG_GE,
            "eq": lib.PAG_EQ, "ne": lib.PAG_NE, "maximum": lib.PAG_MAXIMUM,
@@ -23,6 +27,18 @@ _UNARY = {"neg": lib.PAG_NEG, "exp": lib.PAG_EXP, "log": lib.PAG_LOG, "tanh": li
           "sign": lib.PAG_SIGN}
 _REDUCE = {"sum": lib.PAG_SUM, "mean": lib.PAG_MEAN, "max": lib.PAG_MAX}
 _AXIS = {None: -1, 0: 0, 1: 1}
+_threads = [len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)]
+
+
+def set_num_threads(n: int) -> None:
+    """How many threads the C matmul may use (it uses one for small products)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    _threads[0] = n
+
+
+def get_num_threads() -> int:
+    return _threads[0]
 
 
 class CArray(Storage):
@@ -31,10 +47,11 @@ class CArray(Storage):
     __slots__ = ("buf",)
     backend_name = "c"
 
-    def __init__(self, nrow: int, ncol: int, buf=None):
+    def __init__(self, nrow: int, ncol: int):
+        """An uninitialised nrow x ncol matrix (every kernel writes all of its output)."""
         self.nrow = nrow
         self.ncol = ncol
-        self.buf = _alloc("double[]", nrow * ncol) if buf is None else buf
+        self.buf = _alloc("double[]", nrow * ncol)
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "CArray":
@@ -58,6 +75,11 @@ class CArray(Storage):
         arr.flags.writeable = False
         return arr
 
+    def copy(self) -> "CArray":
+        out = CArray(self.nrow, self.ncol)
+        ffi.memmove(out.buf, self.buf, self.nrow * self.ncol * 8)
+        return out
+
     def item(self) -> float:
         if self.nrow != 1 or self.ncol != 1:
             return super().item()  # raises the shared error
@@ -67,7 +89,7 @@ class CArray(Storage):
     def _binary(self, op: str, other: "CArray", shape) -> "CArray":
         nrow, ncol = shape
         out = CArray(nrow, ncol)
-        lib.pag_binary(_BINARY[op], nrow, ncol,
+        _binary_kernel(_BINARY[op], nrow, ncol,
                        self.buf, 0 if self.nrow == 1 else self.ncol, 0 if self.ncol == 1 else 1,
                        other.buf, 0 if other.nrow == 1 else other.ncol, 0 if other.ncol == 1 else 1,
                        out.buf)
@@ -75,12 +97,12 @@ class CArray(Storage):
 
     def _binary_scalar(self, op: str, s: float, reverse: bool) -> "CArray":
         out = CArray(self.nrow, self.ncol)
-        lib.pag_binary_scalar(_BINARY[op], self.nrow * self.ncol, self.buf, s, reverse, out.buf)
+        _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, reverse, out.buf)
         return out
 
     def _unary(self, op: str) -> "CArray":
         out = CArray(self.nrow, self.ncol)
-        lib.pag_unary(_UNARY[op], self.nrow * self.ncol, self.buf, out.buf)
+        _unary_kernel(_UNARY[op], self.nrow * self.ncol, self.buf, out.buf)
         return out
 
     def _pow(self, p: float) -> "CArray":
@@ -90,13 +112,13 @@ class CArray(Storage):
 
     def _matmul(self, other: "CArray", ta: bool, tb: bool, m: int, n: int, k: int) -> "CArray":
         out = CArray(m, n)
-        if lib.pag_matmul(ta, tb, m, n, k, self.buf, other.buf, 0, out.buf) != 0:
+        if lib.pag_matmul(ta, tb, m, n, k, self.buf, other.buf, 0, out.buf, _threads[0]) != 0:
             raise MemoryError(f"matmul: cannot allocate packing buffers for ({m}, {k}) @ ({k}, {n})")
         return out
 
     def _add_matmul(self, a: "CArray", b: "CArray", ta: bool, tb: bool, m: int, n: int,
                     k: int) -> None:
-        if lib.pag_matmul(ta, tb, m, n, k, a.buf, b.buf, 1, self.buf) != 0:
+        if lib.pag_matmul(ta, tb, m, n, k, a.buf, b.buf, 1, self.buf, _threads[0]) != 0:
             raise MemoryError(f"matmul: cannot allocate packing buffers for ({m}, {k}) @ ({k}, {n})")
 
     def _transpose(self) -> "CArray":
@@ -120,3 +142,11 @@ class CArray(Storage):
 
     def _inplace_scalar(self, op: str, s: float) -> None:
         lib.pag_binary_scalar(_BINARY[op], self.nrow * self.ncol, self.buf, s, 0, self.buf)
+
+    def _axpy(self, alpha: float, other: "CArray") -> None:
+        lib.pag_axpy(self.nrow * self.ncol, alpha, other.buf, self.buf)
+
+    def _dsigmoid(self, grad: "CArray") -> "CArray":
+        out = CArray(self.nrow, self.ncol)
+        lib.pag_sigmoid_backward(self.nrow * self.ncol, self.buf, grad.buf, out.buf)
+        return out

@@ -123,6 +123,9 @@ class List2D(Storage):
         """A new float64 array (a copy: Python lists cannot be viewed)."""
         return np.array(self.vals, dtype=np.float64)
 
+    def copy(self) -> "List2D":
+        return List2D(self.nrow, self.ncol, self.tolist())
+
     def _map(self, fn: Callable[[float], float]) -> "List2D":
         return List2D(self.nrow, self.ncol, [[fn(x) for x in row] for row in self.vals])
 
@@ -193,3 +196,10 @@ class List2D(Storage):
 
     def _inplace_scalar(self, op: str, s: float) -> None:
         self.vals = self._binary_scalar(op, s, False).vals
+
+    def _axpy(self, alpha: float, other: "List2D") -> None:
+        self.vals = [[y + alpha * x for y, x in zip(ry, rx)] for ry, rx in zip(self.vals, other.vals)]
+
+    def _dsigmoid(self, grad: "List2D") -> "List2D":
+        return List2D(self.nrow, self.ncol, [[s * (1.0 - s) * g for s, g in zip(rs, rg)]
+                                             for rs, rg in zip(self.vals, grad.vals)])

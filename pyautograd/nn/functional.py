@@ -2,12 +2,12 @@
 mean over all elements (PyTorch's default reduction)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from ..backends.base import Storage
-from ..matrix import Matrix, _lift, _node
+from ..matrix import Matrix, _accumulate, _accumulate_matmul, _lift, _node
 
 LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here, so predictions of 0 and 1 stay finite
 BCE_EPSILON = 1e-12  # and floors p(1 - p) at this in BCE's gradient
@@ -19,11 +19,43 @@ def _check_same_shape(op: str, prediction: Matrix, target: Matrix) -> None:
                          "must have the same shape")
 
 
+def linear(x: Matrix, weight: Matrix, bias: Optional[Matrix] = None) -> Matrix:
+    """Y = X W^T + b as one node: no transposed copy of W, no separate add node.
+
+    dL/dX = dL/dY W,  dL/dW = dL/dY^T X,  dL/db = the column sums of dL/dY."""
+    y = x.data.matmul(weight.data, trans_other=True)
+    if bias is not None:
+        y += bias.data  # broadcast over the rows, in place: y is ours
+    result = _node(y, (x, weight) if bias is None else (x, weight, bias), "linear")
+    if result.requires_grad:
+        def _gradient(grad: Storage) -> None:
+            if x.requires_grad:
+                _accumulate_matmul(x, grad, weight.data)
+            if weight.requires_grad:
+                _accumulate_matmul(weight, grad, x.data, trans_a=True)
+            if bias is not None and bias.requires_grad:
+                _accumulate(bias, grad.unbroadcast(*bias.shape), owned=bias.shape != grad.shape)
+        result._gradient = _gradient
+    return result
+
+
 def mse_loss(prediction: Matrix, target: Any) -> Matrix:
-    """mean((prediction - target)^2)."""
+    """mean((prediction - target)^2) as one node; dL/dprediction = 2 (prediction - target) / N."""
     target = _lift(target)
     _check_same_shape("mse_loss", prediction, target)
-    return ((prediction - target) ** 2).mean()
+    diff = prediction.data - target.data
+    result = _node((diff * diff).mean(), (prediction, target), "mse_loss")
+    if result.requires_grad:
+        count = float(diff.nrow * diff.ncol)
+
+        def _gradient(grad: Storage) -> None:
+            scale = 2.0 * grad.item() / count
+            if prediction.requires_grad:
+                _accumulate(prediction, diff, owned=False, scale=scale)
+            if target.requires_grad:
+                _accumulate(target, diff, owned=False, scale=-scale)
+        result._gradient = _gradient
+    return result
 
 
 def binary_cross_entropy(prediction: Matrix, target: Any) -> Matrix:
@@ -43,9 +75,10 @@ def binary_cross_entropy(prediction: Matrix, target: Any) -> Matrix:
 
         def _gradient(grad: Storage) -> None:
             if prediction.requires_grad:
-                prediction.grad += (p - y) / (p * (1.0 - p)).maximum(BCE_EPSILON) * (grad / count)
+                scale = grad.item() / count
+                _accumulate(prediction, (p - y) / (p * (1.0 - p)).maximum(BCE_EPSILON), scale=scale)
             if target.requires_grad:
-                target.grad += (log_1mp - log_p) * (grad / count)
+                _accumulate(target, log_1mp - log_p, scale=grad.item() / count)
         result._gradient = _gradient
     return result
 
@@ -64,9 +97,9 @@ def binary_cross_entropy_with_logits(logits: Matrix, target: Any) -> Matrix:
 
         def _gradient(grad: Storage) -> None:
             if logits.requires_grad:
-                logits.grad += (z.sigmoid() - y) * (grad / count)
+                _accumulate(logits, z.sigmoid() - y, scale=grad.item() / count)
             if target.requires_grad:
-                target.grad -= z * (grad / count)
+                _accumulate(target, z, owned=False, scale=-grad.item() / count)
         result._gradient = _gradient
     return result
 

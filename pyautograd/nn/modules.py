@@ -7,6 +7,7 @@ from typing import Any, Iterator, List, Tuple
 from .. import backends
 from ..factories import generator
 from ..matrix import Matrix
+from . import functional as F
 
 
 class Module:
@@ -82,8 +83,7 @@ class Linear(Module):
         if x.shape[1] != self.in_features:
             raise ValueError(f"Linear: input has {x.shape[1]} features (shape {x.shape}), "
                              f"the layer expects {self.in_features}")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        return F.linear(x, self.weight, self.bias)
 
     def __repr__(self) -> str:
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
