@@ -47,6 +47,11 @@ void pag_binary(int op, size_t nrow, size_t ncol,
     }
 }
 
+void pag_binary_same(int op, size_t n, const double *a, const double *b, double *out)
+{
+    pag_binary(op, 1, n, a, 0, 1, b, 0, 1, out);
+}
+
 #define PAG_SCALAR_LOOP(EXPR) \
     for (size_t i = 0; i < n; ++i) { double x = a[i]; out[i] = (EXPR); }
 

@@ -116,48 +116,27 @@ static void matmul_small(size_t m, size_t n, size_t k, const double *a, size_t a
     }
 }
 
-int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-               const double *a, const double *b, int accumulate, double *c, int num_threads)
+/* The columns [j0, j1) of C, single-threaded, with the caller's packing buffers. */
+static void matmul_columns(size_t m, size_t j0, size_t j1, size_t n, size_t k,
+                           const double *a, size_t a_is, size_t a_ps,
+                           const double *b, size_t b_ps, size_t b_js,
+                           int accumulate, double *c, double *ap, double *bp)
 {
-    size_t a_is = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
-    size_t b_ps = trans_b ? 1 : n, b_js = trans_b ? k : 1;
-    if (m * n * k <= SMALL_WORK || m < 2 || n < 2) {
-        matmul_small(m, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c);
-        return 0;
-    }
-    int threads = (num_threads > 1 && (double)m * n * k >= PARALLEL_WORK) ? num_threads : 1;
-    size_t kc_max = min_size(KC, k);
-    size_t mc_max = (min_size(MC, m) + MR - 1) / MR * MR;
-    size_t nc_max = (min_size(NC, n) + NR - 1) / NR * NR;
-    double *ap = malloc(mc_max * kc_max * sizeof(double));
-    double *bp = malloc(kc_max * nc_max * sizeof(double));
-    if (ap == NULL || bp == NULL) {
-        free(ap);
-        free(bp);
-        return -1;
-    }
-    /* Every thread walks the same block loops; the `omp for` loops split the packing and the
-     * micro-kernel calls of each block between them (their implicit barriers keep the shared
-     * packed panels consistent). Without OpenMP the pragmas are ignored: one thread. */
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    for (size_t jc = 0; jc < n; jc += NC) {
-        size_t nc = min_size(NC, n - jc);
+    for (size_t jc = j0; jc < j1; jc += NC) {
+        size_t nc = min_size(NC, j1 - jc);
         size_t b_panels = (nc + NR - 1) / NR;
         for (size_t pc = 0; pc < k; pc += KC) {
             size_t kc = min_size(KC, k - pc);
             int add = accumulate || pc > 0;
-#pragma omp for schedule(static)
             for (size_t q = 0; q < b_panels; ++q)
                 pack_b_panel(kc, min_size(NR, nc - q * NR), b + pc * b_ps + (jc + q * NR) * b_js,
                              b_ps, b_js, bp + q * kc * NR);
             for (size_t ic = 0; ic < m; ic += MC) {
                 size_t mc = min_size(MC, m - ic);
                 size_t a_panels = (mc + MR - 1) / MR;
-#pragma omp for schedule(static)
                 for (size_t r = 0; r < a_panels; ++r)
                     pack_a_panel(min_size(MR, mc - r * MR), kc, a + (ic + r * MR) * a_is + pc * a_ps,
                                  a_is, a_ps, ap + r * kc * MR);
-#pragma omp for schedule(static)
                 for (size_t q = 0; q < b_panels; ++q) {
                     const double *bpanel = bp + q * kc * NR;
                     for (size_t r = 0; r < a_panels; ++r) {
@@ -169,7 +148,37 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
             }
         }
     }
-    free(ap);
-    free(bp);
+}
+
+int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+               const double *a, const double *b, int accumulate, double *c, int num_threads)
+{
+    size_t a_is = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
+    size_t b_ps = trans_b ? 1 : n, b_js = trans_b ? k : 1;
+    if (m * n * k <= SMALL_WORK || m < 2 || n < 2) {
+        matmul_small(m, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c);
+        return 0;
+    }
+    /* Threads split C's columns in NR-aligned slices and work independently, each with its
+     * own packing buffers (all allocated here, before any work, so a failure changes nothing). */
+    size_t panels = (n + NR - 1) / NR;
+    size_t threads = (num_threads > 1 && (double)m * n * k >= PARALLEL_WORK) ? (size_t)num_threads : 1;
+    threads = min_size(threads, panels);
+    size_t per_thread = (panels + threads - 1) / threads * NR;
+    size_t kc_max = min_size(KC, k);
+    size_t mc_max = (min_size(MC, m) + MR - 1) / MR * MR;
+    size_t nc_max = (min_size(NC, per_thread) + NR - 1) / NR * NR;
+    size_t a_size = mc_max * kc_max, b_size = kc_max * nc_max;
+    double *buffers = malloc(threads * (a_size + b_size) * sizeof(double));
+    if (buffers == NULL) return -1;
+#pragma omp parallel for num_threads((int)threads) schedule(static) if (threads > 1)
+    for (size_t t = 0; t < threads; ++t) {
+        size_t j0 = t * per_thread, j1 = min_size(n, j0 + per_thread);
+        double *ap = buffers + t * (a_size + b_size);
+        if (j0 < j1)
+            matmul_columns(m, j0, j1, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c, ap,
+                           ap + a_size);
+    }
+    free(buffers);
     return 0;
 }

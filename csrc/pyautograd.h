@@ -29,6 +29,9 @@ void pag_binary(int op, size_t nrow, size_t ncol,
                 const double *a, size_t a_rs, size_t a_cs,
                 const double *b, size_t b_rs, size_t b_cs, double *out);
 
+/* out[i] = a[i] (op) b[i] for two same-shape matrices of n values; out may be a. */
+void pag_binary_same(int op, size_t n, const double *a, const double *b, double *out);
+
 /* out[i] = a[i] (op) s, or s (op) a[i] when scalar_left is non-zero; out may be a. */
 void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_left, double *out);
 

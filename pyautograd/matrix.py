@@ -11,7 +11,9 @@ each closure adds "local derivative times upstream gradient" into every child th
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+import itertools
+import operator
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -32,7 +34,8 @@ def _released(grad: Storage) -> None:
 class Matrix:
     """A 2-D float64 matrix that records the operations made with it, for reverse-mode autodiff."""
 
-    __slots__ = ("data", "_grad", "requires_grad", "_children", "_gradient", "_op", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_children", "_gradient", "_op", "_seq",
+                 "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators
 
     def __init__(self, values: Any, requires_grad: bool = True) -> None:
@@ -48,6 +51,7 @@ class Matrix:
         self._children: Tuple[Matrix, ...] = ()
         self._gradient: Optional[Callable[[Storage], None]] = None
         self._op = ""
+        self._seq = _next_number()
 
     # -- the gradient ---------------------------------------------------------------------------
     @property
@@ -122,23 +126,18 @@ class Matrix:
 
     # -- backward -------------------------------------------------------------------------------
     def _topological_order(self) -> List["Matrix"]:
-        """Every node that leads to self, children before parents (iterative depth-first)."""
-        order: List[Matrix] = []
-        visited = set()
-        stack: List[Tuple[Matrix, bool]] = [(self, False)]
+        """Every non-leaf node that leads to self, children before parents.
+
+        An iterative walk collects them (no recursion, so any depth works); since every node is
+        created after its children, sorting by creation number is a topological order."""
+        found = {id(self): self}
+        stack = [self]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            for child in node._children:
-                if child.requires_grad and id(child) not in visited:
-                    stack.append((child, False))
-        return order
+            for child in stack.pop()._children:
+                if child._gradient is not None and id(child) not in found:
+                    found[id(child)] = child
+                    stack.append(child)
+        return sorted(found.values(), key=_creation_number)
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Backpropagate: add d(self)/d(leaf) (times `gradient`) into the grad of every leaf.
@@ -150,22 +149,19 @@ class Matrix:
             raise RuntimeError(f"backward: this {self.shape} matrix does not require a gradient "
                                "(none of the matrices it was computed from requires one)")
         seed = self._seed(gradient)
+        if self._gradient is None:  # a leaf: nothing to propagate, only to accumulate
+            self.grad += seed
+            return
         order = self._topological_order()
         for node in order:
-            if node._gradient is not None:
-                node._grad = None  # intermediate gradients are recomputed, never over-counted
-        if self._gradient is None:
-            self.grad += seed
-        else:
-            self._grad = seed
+            node._grad = None  # intermediate gradients are recomputed, never over-counted
+        self._grad = seed
         for node in reversed(order):
-            if node._gradient is not None:
-                node._gradient(node.grad)
+            node._gradient(node.grad)
         if not retain_graph:
             for node in order:
-                if node._gradient is not None:
-                    node._gradient = _released
-                    node._children = ()
+                node._gradient = _released
+                node._children = ()
 
     def _seed(self, gradient: Any) -> Storage:
         cls = type(self.data)
@@ -524,6 +520,8 @@ def _no_gradient(grad: Storage) -> None:
 
 
 _new_matrix = object.__new__
+_next_number = itertools.count().__next__
+_creation_number = operator.attrgetter("_seq")
 _grad_enabled = _enabled.get
 
 
@@ -544,6 +542,7 @@ def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     result.data = data
     result._grad = None
     result._op = op
+    result._seq = _next_number()
     result._gradient = None
     result.requires_grad = False
     result._children = ()

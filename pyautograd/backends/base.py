@@ -189,8 +189,12 @@ class Storage:
     def matmul(self, other: "Storage", trans_self: bool = False,
                trans_other: bool = False) -> "Storage":
         """op(self) @ op(other), where op transposes when asked, without a transposed copy."""
-        other = self._same_backend(other, "matmul")
-        m, n, k = matmul_shape(self.shape, other.shape, trans_self, trans_other)
+        if type(other) is not type(self):
+            self._same_backend(other, "matmul")  # raises the right error
+        m, k = (self.ncol, self.nrow) if trans_self else (self.nrow, self.ncol)
+        k2, n = (other.ncol, other.nrow) if trans_other else (other.nrow, other.ncol)
+        if k != k2:
+            matmul_shape(self.shape, other.shape, trans_self, trans_other)  # raises, with shapes
         return self._matmul(other, trans_self, trans_other, m, n, k)
 
     def add_matmul_(self, a: "Storage", b: "Storage", trans_a: bool = False,
@@ -271,8 +275,9 @@ class Storage:
 
     def add_scaled_(self, other: "Storage", alpha: float) -> "Storage":
         """self += alpha * other, in place and without a temporary (same shapes only)."""
-        self._same_backend(other, "add_scaled_")
-        if other.shape != self.shape:
+        if type(other) is not type(self):
+            self._same_backend(other, "add_scaled_")
+        if other.nrow != self.nrow or other.ncol != self.ncol:
             raise ValueError(f"add_scaled_: shapes {self.shape} and {other.shape} differ")
         self._axpy(as_scalar(alpha, "add_scaled_"), other)
         return self

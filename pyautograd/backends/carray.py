@@ -16,6 +16,7 @@ from .base import Storage
 
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
 _binary_kernel = lib.pag_binary
+_same_kernel = lib.pag_binary_same
 _scalar_kernel = lib.pag_binary_scalar
 _unary_kernel = lib.pag_unary
 _BINARY = {"add": lib.PAG_ADD, "sub": lib.PAG_SUB, "mul": lib.PAG_MUL, "div": lib.PAG_DIV,
@@ -89,6 +90,9 @@ class CArray(Storage):
     def _binary(self, op: str, other: "CArray", shape) -> "CArray":
         nrow, ncol = shape
         out = CArray(nrow, ncol)
+        if other.nrow == self.nrow == nrow and other.ncol == self.ncol == ncol:
+            _same_kernel(_BINARY[op], nrow * ncol, self.buf, other.buf, out.buf)
+            return out
         _binary_kernel(_BINARY[op], nrow, ncol,
                        self.buf, 0 if self.nrow == 1 else self.ncol, 0 if self.ncol == 1 else 1,
                        other.buf, 0 if other.nrow == 1 else other.ncol, 0 if other.ncol == 1 else 1,
@@ -136,6 +140,9 @@ class CArray(Storage):
         lib.pag_fill(self.nrow * self.ncol, value, self.buf)
 
     def _inplace(self, op: str, other: "CArray") -> None:
+        if other.nrow == self.nrow and other.ncol == self.ncol:
+            _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf)
+            return
         lib.pag_binary(_BINARY[op], self.nrow, self.ncol, self.buf, self.ncol, 1,
                        other.buf, 0 if other.nrow == 1 else other.ncol, 0 if other.ncol == 1 else 1,
                        self.buf)

@@ -1,0 +1,87 @@
+"""python -m bench: pyautograd (C and Python backends) against hand-written NumPy and PyTorch."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from . import report
+from .harness import progress_line, run_case, threads, threadpool_limits, torch
+from .suites import SUITES
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="every suite once at tiny sizes (a smoke test; CI runs it)")
+    parser.add_argument("--suites", default=",".join(SUITES),
+                        help=f"comma-separated subset of {','.join(SUITES)}")
+    parser.add_argument("--threads", default="1,2", help="thread counts to run at (default 1,2)")
+    parser.add_argument("--repeats", type=int, default=7, help="samples per implementation")
+    parser.add_argument("--no-results-md", action="store_true",
+                        help="do not rewrite bench/RESULTS.md after a full run")
+    args = parser.parse_args(argv)
+    suites = [s for s in args.suites.split(",") if s]
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite(s) {unknown}; choose from {list(SUITES)}")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    repeats, sample, cap = (1, 0.0, 5.0) if args.quick else (args.repeats, 0.05, 2.0)
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        print("note: OPENBLAS_CORETYPE is set, which slows NumPy; unset it (and OPENBLAS_L2_SIZE) "
+              "for this command to compare against NumPy at its best")
+    if torch is None:
+        print("note: PyTorch is not installed; its columns stay empty")
+    if threadpool_limits is None:
+        print("note: threadpoolctl is not installed, NumPy's threads are not controlled "
+              "(pip install threadpoolctl)")
+
+    results = []
+    started = time.perf_counter()
+    for n_threads in thread_counts:
+        with threads(n_threads) as notes:
+            print(f"threads: {n_threads} ({', '.join(f'{k} {v}' for k, v in notes.items())})")
+            for suite in suites:
+                for case in SUITES[suite](args.quick):
+                    run_case(case, repeats, sample, cap, progress_line)
+                    results.append((n_threads, case))
+    progress_line("")
+    print()
+    text = report.table(results)
+    targets = report.check_targets(results)
+    print(text)
+    print("\nTargets (ratios of medians, same run, same thread count):")
+    print("\n".join(targets) if targets else "(none measured in this run)")
+    out_dir = os.path.join(HERE, "results")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report.write_json(results, os.path.join(out_dir, f"bench-{stamp}.json"), command)
+    plotted = report.write_plot(results, os.path.join(out_dir, "bench.png"))
+    print(f"\nJSON in bench/results/bench-{stamp}.json"
+          + ("; plot in bench/results/bench.png" if plotted else "; no plot (matplotlib missing)")
+          + f"; {time.perf_counter() - started:.0f} s")
+    if not args.quick and not args.no_results_md and set(suites) == set(SUITES):
+        write_results_md(command, text, targets)
+        print("bench/RESULTS.md rewritten")
+    return 0
+
+
+def write_results_md(command: str, text: str, targets) -> None:
+    m = report.machine()
+    profile = report.profile_paragraph()
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write(f"# Benchmark results\n\nWritten by `{command.strip()}` on {time.strftime('%Y-%m-%d')} "
+                f"(regenerate with the same command).\n\n"
+                f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy "
+                f"{m['numpy']}, PyTorch {m['torch']}, pyautograd {m['pyautograd']}.\n\n"
+                "Medians of interleaved samples; every implementation held to the thread count of "
+                "its row. `c / torch` below 1 means pyautograd's C backend is faster.\n\n"
+                f"{text}\n\n## Targets\n\n" + "\n".join(targets) +
+                f"\n\n## Where the time goes\n\n{profile}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

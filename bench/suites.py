@@ -1,0 +1,175 @@
+"""The benchmark suites. Each builds Cases whose implementations do the same work:
+pyautograd on the C backend, pyautograd on the Python backend (small sizes only), NumPy written
+by hand, and PyTorch float64 where it is installed."""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+import pyautograd as ag
+from pyautograd import nn, optim
+from pyautograd.backends.carray import CArray
+from pyautograd.backends.list2d import List2D
+
+from .harness import Case, torch
+
+TRAIN_SIZES = [(4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)]
+LEARNING_RATE = 0.1
+
+
+def _torch(a: np.ndarray, requires_grad: bool = False):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad)
+
+
+def kernels(quick: bool) -> List[Case]:
+    rng = np.random.default_rng(0)
+    cases = []
+    for n in ([16, 64] if quick else [16, 32, 64, 128, 256, 512, 1024]):
+        a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+        ca, cb = CArray.from_array(a), CArray.from_array(b)
+        impls = {"pyautograd-c": lambda ca=ca, cb=cb: ca @ cb, "numpy": lambda a=a, b=b: a @ b}
+        if n <= 64:
+            pa, pb = List2D.from_array(a), List2D.from_array(b)
+            impls["pyautograd-python"] = lambda pa=pa, pb=pb: pa @ pb
+        if torch is not None:
+            ta, tb = _torch(a), _torch(b)
+            impls["torch"] = lambda ta=ta, tb=tb: ta @ tb
+        cases.append(Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3))
+    for n in ([32] if quick else [64, 512]):
+        x, row = rng.standard_normal((n, n)), rng.standard_normal((1, n))
+        cx, crow = CArray.from_array(x), CArray.from_array(row)
+        px, prow = List2D.from_array(x), List2D.from_array(row)
+        work = {
+            "sigmoid": ({"pyautograd-c": lambda: cx.sigmoid(), "pyautograd-python": lambda: px.sigmoid(),
+                         "numpy": lambda: 1.0 / (1.0 + np.exp(-x))},
+                        (lambda tx, trow: torch.sigmoid(tx))),
+            "broadcast add (n,n)+(1,n)": ({"pyautograd-c": lambda: cx + crow,
+                                           "pyautograd-python": lambda: px + prow,
+                                           "numpy": lambda: x + row},
+                                          (lambda tx, trow: tx + trow)),
+            "unbroadcast (n,n)->(1,n)": ({"pyautograd-c": lambda: cx.unbroadcast(1, n),
+                                          "pyautograd-python": lambda: px.unbroadcast(1, n),
+                                          "numpy": lambda: x.sum(0, keepdims=True)},
+                                         (lambda tx, trow: tx.sum(0, keepdim=True))),
+        }
+        for name, (impls, torch_fn) in work.items():
+            impls = dict(impls)
+            if n > 64:
+                del impls["pyautograd-python"]
+            if torch is not None:
+                tx, trow = _torch(x), _torch(row)
+                impls["torch"] = lambda f=torch_fn, tx=tx, trow=trow: f(tx, trow)
+            cases.append(Case("kernels", f"{name} n={n}", impls))
+    return cases
+
+
+def overhead(quick: bool) -> List[Case]:
+    cases = []
+    one = {}
+    for backend in ("c", "python"):
+        with ag.backend(backend):
+            one[backend] = (ag.mat([[1.0]]), ag.mat([[2.0]]))
+    (ca, cb), (pa, pb) = one["c"], one["python"]
+    add = {"pyautograd-c": lambda: ca + cb, "pyautograd-python": lambda: pa + pb}
+    both = {"pyautograd-c": lambda: (ca + cb).backward(),
+            "pyautograd-python": lambda: (pa + pb).backward()}
+    if torch is not None:
+        ta, tb = _torch(np.ones((1, 1)), True), _torch(np.ones((1, 1)), True)
+        add["torch"] = lambda: ta + tb
+        both["torch"] = lambda: (ta + tb).backward()
+    na, nb = np.ones((1, 1)), np.ones((1, 1))
+    add["numpy"] = lambda: na + nb  # no graph: the floor any framework sits on
+    cases.append(Case("overhead", "1x1 add, graph recorded", add))
+    cases.append(Case("overhead", "1x1 add + backward", both))
+    return cases
+
+
+def _init(n_in: int, hidden: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    b1, b2 = 1 / np.sqrt(n_in), 1 / np.sqrt(hidden)
+    return [rng.uniform(-b1, b1, (hidden, n_in)), rng.uniform(-b1, b1, (1, hidden)),
+            rng.uniform(-b2, b2, (1, hidden)), rng.uniform(-b2, b2, (1, 1))]
+
+
+def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
+    with ag.backend(backend):
+        x = ag.mat(X, requires_grad=False)
+        y = ag.mat(Y, requires_grad=False)
+        l1, l2 = nn.Linear(X.shape[1], params[0].shape[0]), nn.Linear(params[0].shape[0], 1)
+        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
+            p.data = type(p.data).from_array(v)
+        model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
+        loss_fn = nn.MSELoss()
+        opt = optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def step():
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    return step
+
+
+def _numpy_step(X, Y, params):
+    W1, b1, W2, b2 = [p.copy() for p in params]
+    n = X.shape[0]
+
+    def step():
+        nonlocal W1, b1, W2, b2  # updated in place
+        A1 = 1.0 / (1.0 + np.exp(-(X @ W1.T + b1)))
+        A2 = 1.0 / (1.0 + np.exp(-(A1 @ W2.T + b2)))
+        diff = A2 - Y
+        loss = (diff * diff).mean()
+        dZ2 = (2.0 / diff.size) * diff * A2 * (1.0 - A2)
+        dZ1 = (dZ2 @ W2) * A1 * (1.0 - A1)
+        W2 -= LEARNING_RATE * (dZ2.T @ A1)
+        b2 -= LEARNING_RATE * dZ2.sum(0, keepdims=True)
+        W1 -= LEARNING_RATE * (dZ1.T @ X)
+        b1 -= LEARNING_RATE * dZ1.sum(0, keepdims=True)
+        return loss
+    return step
+
+
+def _torch_step(X, Y, params):
+    x, y = _torch(X), _torch(Y)
+    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=torch.float64)
+    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=torch.float64)
+    with torch.no_grad():
+        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
+            p.copy_(torch.tensor(v.reshape(p.shape)))
+    model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
+    loss_fn = torch.nn.MSELoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+    def step():
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    return step
+
+
+def train_steps(n: int, d: int, h: int, with_python: bool = True):
+    """The train-step callables of every implementation for one size, from the same start."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
+    params = _init(d, h)
+    impls = {"pyautograd-c": _pyautograd_step("c", X, Y, params)}
+    if with_python:
+        impls["pyautograd-python"] = _pyautograd_step("python", X, Y, params)
+    impls["numpy"] = _numpy_step(X, Y, params)
+    if torch is not None:
+        impls["torch"] = _torch_step(X, Y, params)
+    return impls
+
+
+def train(quick: bool) -> List[Case]:
+    sizes = TRAIN_SIZES[:2] if quick else TRAIN_SIZES
+    return [Case("train", f"step (N,D,H)=({n},{d},{h})", train_steps(n, d, h, with_python=n * d * h <= 1e6))
+            for n, d, h in sizes]
+
+
+SUITES = {"kernels": kernels, "overhead": overhead, "train": train}
