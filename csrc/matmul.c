@@ -11,6 +11,10 @@
 
 #include "pyautograd.h"
 
+/* Fused multiply-adds here (and only here): a product's result is checked against a rounding
+ * bound, not bit for bit, and without them the micro-kernel runs at half speed. */
+#pragma GCC optimize("fp-contract=fast")
+
 #ifndef MR
 #define MR 8
 #endif

@@ -38,7 +38,7 @@ void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_l
 /* out[i] = f(a[i]) for a unary op; sigmoid never overflows; out may be a. */
 void pag_unary(int op, size_t n, const double *a, double *out);
 
-/* out[i] = pow(a[i], p), with C's IEEE results; out may be a. */
+/* out[i] = pow(a[i], p), with C's IEEE results, except that p = 0.5 is sqrt (as in NumPy); out may be a. */
 void pag_pow_scalar(size_t n, const double *a, double p, double *out);
 
 /* out[i] = value. */

@@ -11,11 +11,12 @@ from .backends import backend, get_backend, get_num_threads, set_backend, set_nu
 from .factories import full, manual_seed, ones, randn, zeros
 from .grad_mode import is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
+from .errors import BackendDivergenceError
 from .matrix import Matrix, mat
 
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
-    "set_num_threads", "get_num_threads",
+    "set_num_threads", "get_num_threads", "BackendDivergenceError",
 ]
 __version__ = "0.1.0"

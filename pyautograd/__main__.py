@@ -16,9 +16,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description="Train the lecture's two-layer sigmoid network with binary cross-entropy on a "
                     "two-class data set, report test accuracy and time per epoch, and time the "
                     "same epochs on the pure-Python backend.")
-    parser.add_argument("--backend", choices=["c", "python"],
+    parser.add_argument("--backend", choices=["c", "python", "verify"],
                         default="c" if backends.c_available() else "python",
-                        help="storage backend for the main run (default: c where built)")
+                        help="storage backend for the main run (default: c where built; verify "
+                             "runs C and Python side by side and checks every op)")
     parser.add_argument("--dataset", choices=sorted(data.DATASETS), default=d.dataset,
                         help=f"built-in two-class data set (default: {d.dataset})")
     parser.add_argument("--hidden", type=int, default=d.hidden,

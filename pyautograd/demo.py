@@ -11,7 +11,6 @@ from typing import List, Optional, TextIO
 import numpy as np
 
 from . import backends, data, nn, optim
-from .factories import manual_seed
 from .grad_mode import no_grad
 from .matrix import Matrix
 
@@ -38,9 +37,10 @@ class Result:
     model: Optional[nn.Module] = None
 
 
-def two_layer_network(hidden: int) -> nn.Module:
+def two_layer_network(hidden: int, rng: np.random.Generator) -> nn.Module:
     """Z1 = X W1^T + b1, A1 = sigmoid(Z1), Z2 = A1 W2^T + b2, A2 = sigmoid(Z2)."""
-    return nn.Sequential(nn.Linear(2, hidden), nn.Sigmoid(), nn.Linear(hidden, 1), nn.Sigmoid())
+    return nn.Sequential(nn.Linear(2, hidden, rng=rng), nn.Sigmoid(),
+                         nn.Linear(hidden, 1, rng=rng), nn.Sigmoid())
 
 
 def make_optimizer(name: str, params, lr: float) -> optim.Optimizer:
@@ -83,10 +83,10 @@ def train(cfg: Config, epochs: Optional[int] = None, progress: Optional[TextIO] 
         raise ValueError(f"unknown dataset {cfg.dataset!r}; choose one of {', '.join(data.DATASETS)}")
     result = Result()
     with backends.backend(cfg.backend):
-        manual_seed(cfg.seed)
         X, Y = data.DATASETS[cfg.dataset](cfg.n, noise=cfg.noise, seed=cfg.seed)
         X_train, X_test, Y_train, Y_test = data.train_test_split(X, Y, 0.25, seed=cfg.seed)
-        model = two_layer_network(cfg.hidden)
+        # its own generator, not the global one, so that runs in several threads are independent
+        model = two_layer_network(cfg.hidden, np.random.default_rng(cfg.seed))
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
         loss_fn = nn.BCELoss()
         bar = ProgressBar(epochs, progress) if progress is not None else None

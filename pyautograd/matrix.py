@@ -19,6 +19,7 @@ import numpy as np
 
 from . import backends
 from .backends.base import Storage, as_scalar
+from ._site import user_site
 from .grad_mode import _enabled, is_grad_enabled
 
 Number = Union[int, float]
@@ -35,7 +36,7 @@ class Matrix:
     """A 2-D float64 matrix that records the operations made with it, for reverse-mode autodiff."""
 
     __slots__ = ("data", "_grad", "requires_grad", "_children", "_gradient", "_op", "_seq",
-                 "__weakref__")
+                 "_site", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators
 
     def __init__(self, values: Any, requires_grad: bool = True) -> None:
@@ -52,6 +53,7 @@ class Matrix:
         self._gradient: Optional[Callable[[Storage], None]] = None
         self._op = ""
         self._seq = _next_number()
+        self._site = None
 
     # -- the gradient ---------------------------------------------------------------------------
     @property
@@ -543,6 +545,7 @@ def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     result._grad = None
     result._op = op
     result._seq = _next_number()
+    result._site = user_site() if data.backend_name == "verify" else None  # for divergence reports
     result._gradient = None
     result.requires_grad = False
     result._children = ()

@@ -1,12 +1,12 @@
 """Shared fixtures: every backend-dependent test runs once per backend in PYAUTOGRAD_TEST_BACKENDS
-(default: python and c). A missing C build is an error here, never a silent skip."""
+(default: python, c and verify). A missing C build is an error here, never a silent skip."""
 import os
 
 import pytest
 
 import pyautograd
 
-BACKENDS = [b for b in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c").split(",") if b]
+BACKENDS = [b for b in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c,verify").split(",") if b]
 
 
 @pytest.fixture(params=BACKENDS)

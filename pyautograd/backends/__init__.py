@@ -16,7 +16,7 @@ from .base import Storage
 from .list2d import List2D
 
 BUILD_HINT = ("build it with `pip install -e .` from the source tree (needs a C compiler and cffi)")
-_NAMES = ("c", "python")
+_NAMES = ("c", "python", "verify")
 
 _c_class: Optional[Type[Storage]] = None
 _c_error: Optional[BaseException] = None
@@ -35,10 +35,13 @@ def storage_class(name: str) -> Type[Storage]:
     """The storage class of a backend name, or an error saying why it cannot be had."""
     if name == "python":
         return List2D
-    if name == "c":
+    if name in ("c", "verify"):
         if _c_class is None:
-            raise RuntimeError(f"backend 'c' is not available: the C extension did not import "
-                               f"({_c_error}); {BUILD_HINT}")
+            raise RuntimeError(f"backend {name!r} is not available: the C extension did not "
+                               f"import ({_c_error}); {BUILD_HINT}")
+        if name == "verify":
+            from .verify import VerifyArray
+            return VerifyArray
         return _c_class
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(map(repr, _NAMES))}")
 

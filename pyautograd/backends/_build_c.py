@@ -23,7 +23,9 @@ def _cdef_text() -> str:
 
 
 def _flags():
-    compile_args = ["-std=c11", "-O3", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp"]
+    # No -ffp-contract=fast: element-wise kernels must round as the Python reference does
+    # (matmul.c allows fused multiply-adds for itself, with a pragma).
+    compile_args = ["-std=c11", "-O3", "-fno-math-errno", "-fopenmp"]
     link_args = ["-fopenmp"]
     if os.environ.get("PYAUTOGRAD_SANITIZE") == "1":
         san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]

@@ -42,7 +42,12 @@ def ieee_log(x: float) -> float:
 
 
 def ieee_pow(x: float, p: float) -> float:
-    """x ** p as C's pow: nan for a negative base and a non-integer exponent, ±inf on overflow."""
+    """x ** p as C's pow: nan for a negative base and a non-integer exponent, ±inf on overflow;
+    p = 2 is x * x and p = 0.5 is sqrt, as in NumPy (so (-inf) ** 0.5 is nan, (-0.0) ** 0.5 is -0.0)."""
+    if p == 2.0:
+        return x * x  # exactly rounded, as NumPy's square; libm's pow may be 1 ulp off
+    if p == 0.5:
+        return math.sqrt(x) if (x >= 0.0 or x != x) else (x if x == 0.0 else NAN)
     try:
         return math.pow(x, p)
     except OverflowError:

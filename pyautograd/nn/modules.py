@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
+
+import numpy as np
 
 from .. import backends
 from ..factories import generator
@@ -63,10 +65,11 @@ class Module:
 class Linear(Module):
     """y = x @ weight.T + bias, with weight (out_features, in_features) and bias (1, out_features).
 
-    Initialised as PyTorch's Linear: both uniform in ±1/sqrt(in_features), drawn from the
-    generator that pyautograd.manual_seed() seeds."""
+    Initialised as PyTorch's Linear: both uniform in ±1/sqrt(in_features), drawn from `rng`
+    (a NumPy Generator) or else from the generator that pyautograd.manual_seed() seeds."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rng: Optional[np.random.Generator] = None) -> None:
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"Linear: {name} must be a positive integer, got {n!r}")
@@ -74,7 +77,7 @@ class Linear(Module):
         self.out_features = out_features
         bound = 1.0 / math.sqrt(in_features)
         storage = backends.current_storage()
-        rng = generator()
+        rng = generator() if rng is None else rng
         self.weight = Matrix(storage.from_array(rng.uniform(-bound, bound, (out_features, in_features))))
         self.bias = (Matrix(storage.from_array(rng.uniform(-bound, bound, (1, out_features))))
                      if bias else None)

@@ -1,0 +1,173 @@
+"""VerifyArray: every storage op runs on the C backend and on the pure-Python reference, and the
+two results are compared. A difference beyond the op's tolerance raises BackendDivergenceError
+naming the op, the shapes, the largest absolute and relative error, and the line of user code
+that created the Matrix whose op diverged (its forward, or its backward closure).
+
+Tolerances: ops that are exact in IEEE arithmetic (+ - * /, comparisons, transpose, sums in the
+same order, ...) must agree to the bit (NaN with NaN); C's vectorised exp, and ops built on it,
+within 4 ulp; a matrix product within k * eps * (|A| @ |B|), the rounding bound of k products.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .._site import user_site
+from ..errors import BackendDivergenceError
+from .base import Storage
+from .carray import CArray
+from .list2d import List2D
+
+_EPS = np.finfo(np.float64).eps
+_ULP_OPS = {"exp", "sigmoid", "tanh", "log", "pow", "dsigmoid", "axpy"}  # rtol 4 ulp
+
+
+
+
+def _node_site() -> Tuple[Optional[str], str]:
+    """Where the op runs from: inside backward(), the node whose closure runs (its creation
+    site and op); otherwise the user's own line."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "backward" and frame.f_code.co_filename.endswith("matrix.py"):
+            node = frame.f_locals.get("node")
+            if node is not None:
+                return node._site, f"the backward pass of {node._op!r}"
+        frame = frame.f_back
+    return user_site(), "the forward pass"
+
+
+def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.ndarray] = None) -> None:
+    if c.shape != p.shape:
+        raise BackendDivergenceError(f"{op}: C gave shape {c.shape}, Python {p.shape}")
+    same_nan = np.isnan(c) == np.isnan(p)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(np.isnan(c) & np.isnan(p), 0.0, np.abs(c - p))
+        diff = np.where((c == p), 0.0, diff)  # equal infinities
+        if bound is None:
+            rtol = 4 * _EPS if op.split()[-1] in _ULP_OPS else 0.0
+            bound = rtol * np.maximum(np.abs(c), np.abs(p))
+        bound = np.nan_to_num(bound, nan=0.0, posinf=np.inf)  # 0 * inf is no tolerance
+        bad = ~same_nan | ~(diff <= bound)
+    if bad.any():
+        scale = np.maximum(np.abs(c), np.abs(p))
+        with np.errstate(all="ignore"):
+            rel = np.where(scale > 0, diff / scale, np.inf)
+        diff_max = float(np.nanmax(np.where(bad, diff, 0.0))) if (bad & ~np.isnan(diff)).any() else float("nan")
+        rel_max = float(np.nanmax(np.where(bad, rel, 0.0))) if (bad & ~np.isnan(rel)).any() else float("nan")
+        site, phase = _node_site()
+        where = f" in {phase} of the matrix created at {site}" if site else f" in {phase}"
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise BackendDivergenceError(
+            f"{op} on shapes {', '.join(map(str, shapes))}: C and Python differ{where}: largest "
+            f"absolute error {diff_max:.3g}, largest relative error {rel_max:.3g} "
+            f"({int(bad.sum())} of {bad.size} values; first at {first}: C {float(c[first])!r}, "
+            f"Python {float(p[first])!r})")
+
+
+class VerifyArray(Storage):
+    """A pair (CArray, List2D) kept in step: every result is checked before it is returned, and
+    the Python side then takes C's values, so that each op is checked on identical inputs (a
+    difference within one op's tolerance must not be blamed on the next, exact, op)."""
+
+    __slots__ = ("c", "py")
+    backend_name = "verify"
+
+    def __init__(self, c: CArray, py: List2D, op: str = "", shapes=(), bound=None):
+        self.nrow, self.ncol = c.nrow, c.ncol
+        self.c = c
+        if op:
+            _check(op, shapes, c.numpy(), py.numpy(), bound)
+            py = List2D.from_array(c.numpy())
+        self.py = py
+
+    def _resync(self) -> None:
+        self.py = List2D.from_array(self.c.numpy())
+
+    @classmethod
+    def from_array(cls, arr: np.ndarray) -> "VerifyArray":
+        return cls(CArray.from_array(arr), List2D.from_array(arr))
+
+    @classmethod
+    def full(cls, nrow: int, ncol: int, value: float) -> "VerifyArray":
+        return cls(CArray.full(nrow, ncol, value), List2D.full(nrow, ncol, value), "full", ((nrow, ncol),))
+
+    def tolist(self) -> list:
+        return self.c.tolist()
+
+    def numpy(self) -> np.ndarray:
+        return self.c.numpy()
+
+    def copy(self) -> "VerifyArray":
+        return VerifyArray(self.c.copy(), self.py.copy())
+
+    def _binary(self, op, other, shape):
+        return VerifyArray(self.c._binary(op, other.c, shape), self.py._binary(op, other.py, shape),
+                           op, (self.shape, other.shape))
+
+    def _binary_scalar(self, op, s, reverse):
+        return VerifyArray(self.c._binary_scalar(op, s, reverse), self.py._binary_scalar(op, s, reverse),
+                           f"{op} with {s!r}", (self.shape,))
+
+    def _unary(self, op):
+        return VerifyArray(self.c._unary(op), self.py._unary(op), op, (self.shape,))
+
+    def _pow(self, p):
+        return VerifyArray(self.c._pow(p), self.py._pow(p), f"** {p!r}: pow", (self.shape,))
+
+    def _dsigmoid(self, grad):
+        return VerifyArray(self.c._dsigmoid(grad.c), self.py._dsigmoid(grad.py), "dsigmoid",
+                           (self.shape, grad.shape))
+
+    def _transpose(self):
+        return VerifyArray(self.c._transpose(), self.py._transpose(), "transpose", (self.shape,))
+
+    def _reduce(self, op, axis):
+        c, p = self.c._reduce(op, axis), self.py._reduce(op, axis)
+        bound = None
+        if op != "max":  # same summation order, but keep a rounding margin for the mean's division
+            with np.errstate(invalid="ignore"):
+                bound = 4 * _EPS * np.abs(self.c.numpy()).sum(axis=axis, keepdims=True)
+        return VerifyArray(c, p, f"{op}(axis={axis})", (self.shape,), bound)
+
+    def _matmul_bound(self, a, b, ta, tb, k):
+        absa, absb = np.abs(a.c.numpy()), np.abs(b.c.numpy())
+        with np.errstate(invalid="ignore", over="ignore"):
+            return (k + 2) * _EPS * ((absa.T if ta else absa) @ (absb.T if tb else absb))
+
+    def _matmul(self, other, ta, tb, m, n, k):
+        c, p = self.c._matmul(other.c, ta, tb, m, n, k), self.py._matmul(other.py, ta, tb, m, n, k)
+        return VerifyArray(c, p, "matmul", (self.shape, other.shape),
+                           self._matmul_bound(self, other, ta, tb, k))
+
+    def _add_matmul(self, a, b, ta, tb, m, n, k):
+        bound = self._matmul_bound(a, b, ta, tb, k) + 2 * _EPS * np.abs(self.c.numpy())
+        self.c._add_matmul(a.c, b.c, ta, tb, m, n, k)
+        self.py._add_matmul(a.py, b.py, ta, tb, m, n, k)
+        _check("matmul (accumulate)", (a.shape, b.shape), self.c.numpy(), self.py.numpy(), bound)
+        self._resync()
+
+    def _fill(self, value):
+        self.c._fill(value)
+        self.py._fill(value)
+
+    def _inplace(self, op, other):
+        self.c._inplace(op, other.c)
+        self.py._inplace(op, other.py)
+        _check(f"in-place {op}", (self.shape, other.shape), self.c.numpy(), self.py.numpy())
+        self._resync()
+
+    def _inplace_scalar(self, op, s):
+        self.c._inplace_scalar(op, s)
+        self.py._inplace_scalar(op, s)
+        _check(f"in-place {op} with {s!r}", (self.shape,), self.c.numpy(), self.py.numpy())
+        self._resync()
+
+    def _axpy(self, alpha, other):
+        self.c._axpy(alpha, other.c)
+        self.py._axpy(alpha, other.py)
+        _check("axpy", (self.shape, other.shape), self.c.numpy(), self.py.numpy(),
+               4 * _EPS * (np.abs(self.c.numpy()) + np.abs(alpha * other.c.numpy())))
+        self._resync()
