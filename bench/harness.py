@@ -91,6 +91,14 @@ def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float
     return case
 
 
+_last_case = [""]
+
+
 def progress_line(message: str) -> None:
-    sys.stderr.write("\r\033[K" + message[:110] if sys.stderr.isatty() else "")
+    """Redraw one line on a terminal; elsewhere, one line per case."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + message[:110])
+    elif message and message.split(",")[0] != _last_case[0]:
+        _last_case[0] = message.split(",")[0]
+        sys.stderr.write(f"running {_last_case[0]}\n")
     sys.stderr.flush()
