@@ -81,7 +81,7 @@ def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float
             # pools busy-wait after a call and would otherwise hold the other core.
             time.sleep(settle_seconds)
             if progress:
-                progress(f"{case.suite}: {case.name}, {name} ({rep + 1}/{repeats})")
+                progress(f"{case.suite}: {case.name} | {name} ({rep + 1}/{repeats})")
             fn, n = case.impls[name], loops[name]
             start = time.perf_counter()
             for _ in range(n):
@@ -98,7 +98,7 @@ def progress_line(message: str) -> None:
     """Redraw one line on a terminal; elsewhere, one line per case."""
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K" + message[:110])
-    elif message and message.split(",")[0] != _last_case[0]:
-        _last_case[0] = message.split(",")[0]
+    elif message and message.split(" | ")[0] != _last_case[0]:
+        _last_case[0] = message.split(" | ")[0]
         sys.stderr.write(f"running {_last_case[0]}\n")
     sys.stderr.flush()
