@@ -12,11 +12,14 @@ from .factories import full, manual_seed, ones, randn, zeros
 from .grad_mode import is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .errors import BackendDivergenceError
+from .explain import explain
+from .forward import grad, jacobian, jvp
 from .matrix import Matrix, mat
 
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
-    "set_num_threads", "get_num_threads", "BackendDivergenceError",
+    "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
+    "jacobian",
 ]
 __version__ = "0.1.0"

@@ -6,6 +6,8 @@ import functools
 from typing import Any, Callable
 
 _enabled: contextvars.ContextVar = contextvars.ContextVar("pyautograd_grad_enabled", default=True)
+# Set by pyautograd.explain(): a callable that runs (and narrates) one node's backward closure.
+_tracer: contextvars.ContextVar = contextvars.ContextVar("pyautograd_backward_tracer", default=None)
 
 
 def is_grad_enabled() -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 from . import backends
 from .backends.base import Storage, as_scalar
 from ._site import user_site
-from .grad_mode import _enabled, is_grad_enabled
+from .grad_mode import _enabled, _tracer, is_grad_enabled
 
 Number = Union[int, float]
 Operand = Union["Matrix", Storage, Number]
@@ -158,8 +158,12 @@ class Matrix:
         for node in order:
             node._grad = None  # intermediate gradients are recomputed, never over-counted
         self._grad = seed
+        tracer = _tracer.get()  # pyautograd.explain() narrates; otherwise nothing to check
         for node in reversed(order):
-            node._gradient(node.grad)
+            if tracer is None:
+                node._gradient(node.grad)
+            else:
+                tracer(node)
         if not retain_graph:
             for node in order:
                 node._gradient = _released
@@ -196,6 +200,8 @@ class Matrix:
                 result._gradient = _gradient
             return result
         other = _lift(other)
+        if other is None:
+            return NotImplemented
         result = _node(self.data + other.data, (self, other), "add")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
@@ -217,6 +223,8 @@ class Matrix:
             if _is_number(other):
                 return self + (-float(other))
             other = _lift(other)
+            if other is None:
+                return NotImplemented
         result = _node(self.data - other.data, (self, other), "sub")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
@@ -245,6 +253,8 @@ class Matrix:
                 result._gradient = _gradient
             return result
         other = _lift(other)
+        if other is None:
+            return NotImplemented
         result = _node(self.data * other.data, (self, other), "mul")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
@@ -269,6 +279,8 @@ class Matrix:
                 result._gradient = _gradient
             return result
         other = _lift(other)
+        if other is None:
+            return NotImplemented
         result = _node(self.data / other.data, (self, other), "div")
         if result.requires_grad:
             out = result.data
@@ -352,6 +364,8 @@ class Matrix:
         """Y = X @ W. dL/dX = dL/dY @ W^T and dL/dW = X^T @ dL/dY, without transposed copies."""
         if type(other) is not Matrix:
             other = _lift(other)
+            if other is None:
+                return NotImplemented
         result = _node(self.data @ other.data, (self, other), "matmul")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
@@ -531,10 +545,14 @@ def _is_number(value: object) -> bool:
     return type(value) is float or type(value) is int or isinstance(value, (bool, np.number))
 
 
-def _lift(value: Any) -> Matrix:
-    """An operand as a Matrix: matrices pass through, anything else becomes a constant."""
+def _lift(value: Any) -> Optional[Matrix]:
+    """An operand as a Matrix: matrices pass through, anything else becomes a constant; None
+    for objects that handle Matrix operands themselves (forward mode's Dual), so that the op
+    returns NotImplemented and Python asks their reflected operator."""
     if isinstance(value, Matrix):
         return value
+    if getattr(value, "_takes_over_matrix_ops", False):
+        return None
     return Matrix(value, requires_grad=False)
 
 
