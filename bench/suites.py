@@ -92,6 +92,17 @@ def _init(n_in: int, hidden: int, seed: int = 0):
             rng.uniform(-b2, b2, (1, hidden)), rng.uniform(-b2, b2, (1, 1))]
 
 
+def _step(model, loss_fn, opt, x, y):
+    """One training step, the same code for pyautograd and PyTorch (they share the idiom)."""
+    def step():
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    return step
+
+
 def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
     with ag.backend(backend):
         x = ag.mat(X, requires_grad=False)
@@ -100,16 +111,7 @@ def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
         for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
             p.data = type(p.data).from_array(v)
         model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
-        loss_fn = nn.MSELoss()
-        opt = optim.SGD(model.parameters(), lr=LEARNING_RATE)
-
-    def step():
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return loss
-    return step
+        return _step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
 
 
 def _numpy_step(X, Y, params):
@@ -140,16 +142,7 @@ def _torch_step(X, Y, params):
         for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
             p.copy_(torch.tensor(v.reshape(p.shape)))
     model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
-    loss_fn = torch.nn.MSELoss()
-    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-
-    def step():
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return loss
-    return step
+    return _step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
 
 
 def train_steps(n: int, d: int, h: int, with_python: bool = True):

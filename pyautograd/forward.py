@@ -13,7 +13,7 @@ import numpy as np
 
 from .backends.base import Storage, as_scalar
 from .grad_mode import no_grad
-from .matrix import Matrix, _is_number
+from .matrix import Matrix, _is_number, stable_softmax
 
 Number = Union[int, float]
 
@@ -143,16 +143,10 @@ class Dual:
     __abs__ = abs
 
     def log_softmax(self, axis: int = 1) -> "Dual":
-        if axis not in (0, 1):
-            raise ValueError(f"log_softmax: axis must be 0 or 1, got {axis!r}")
-        shifted = self - Matrix(self.value.max(axis), requires_grad=False)
-        return shifted - shifted.exp().sum(axis).log()
+        return stable_softmax(self, self.value, axis, log=True)
 
     def softmax(self, axis: int = 1) -> "Dual":
-        if axis not in (0, 1):
-            raise ValueError(f"softmax: axis must be 0 or 1, got {axis!r}")
-        exps = (self - Matrix(self.value.max(axis), requires_grad=False)).exp()
-        return exps / exps.sum(axis)
+        return stable_softmax(self, self.value, axis, log=False)
 
 
 def _as_tuple(x: Any) -> Tuple[Any, ...]:

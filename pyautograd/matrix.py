@@ -494,17 +494,23 @@ class Matrix:
         """x - max - log(sum(exp(x - max))) along `axis`: stable for inputs of any size.
 
         The max is a constant shift (detached): it cancels out of the result and its gradient."""
-        if axis not in (0, 1):
-            raise ValueError(f"log_softmax: axis must be 0 or 1, got {axis!r}")
-        shifted = self - Matrix(self.data.max(axis), requires_grad=False)
-        return shifted - shifted.exp().sum(axis).log()
+        return stable_softmax(self, self.data, axis, log=True)
 
     def softmax(self, axis: int = 1) -> "Matrix":
         """exp(x - max) / sum(exp(x - max)) along `axis`: stable for inputs of any size."""
-        if axis not in (0, 1):
-            raise ValueError(f"softmax: axis must be 0 or 1, got {axis!r}")
-        exps = (self - Matrix(self.data.max(axis), requires_grad=False)).exp()
-        return exps / exps.sum(axis)
+        return stable_softmax(self, self.data, axis, log=False)
+
+
+def stable_softmax(x: Any, values: Storage, axis: int, log: bool) -> Any:
+    """(log_)softmax of x (a Matrix, or forward mode's Dual) along axis, shifted by the detached
+    maximum of its values so that exp never overflows."""
+    if axis not in (0, 1):
+        raise ValueError(f"{'log_softmax' if log else 'softmax'}: axis must be 0 or 1, got {axis!r}")
+    shifted = x - Matrix(values.max(axis), requires_grad=False)
+    if log:
+        return shifted - shifted.exp().sum(axis).log()
+    exps = shifted.exp()
+    return exps / exps.sum(axis)
 
 
 def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0) -> None:

@@ -12,9 +12,6 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-BINARY_OPS = ("add", "sub", "mul", "div", "lt", "le", "gt", "ge", "eq", "ne", "maximum", "minimum")
-UNARY_OPS = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sign")
-REDUCE_OPS = ("sum", "mean", "max")
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">",
            "ge": ">=", "eq": "==", "ne": "!=", "maximum": "max", "minimum": "min"}
 
