@@ -16,16 +16,16 @@
 #pragma GCC optimize("fp-contract=fast")
 
 #ifndef MR
-#define MR 8
+#define MR 6
 #endif
 #ifndef NR
-#define NR 16
+#define NR 32
 #endif
 #ifndef KC
 #define KC 512
 #endif
 #ifndef MC
-#define MC 96
+#define MC 144
 #endif
 #define NC 2048
 #define SMALL_WORK 4096 /* m * n * k at or below which packing costs more than it saves */
@@ -77,7 +77,7 @@ static void micro_kernel(size_t kc, const double *restrict ap, const double *res
         const double *av = ap + p * MR;
         const double *bv = bp + p * NR;
         /* Fully unrolled, the accumulator stays in vector registers (8x slower without). */
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
             double ai = av[i];
 #pragma GCC unroll 16
@@ -98,6 +98,23 @@ static void micro_kernel(size_t kc, const double *restrict ap, const double *res
     for (size_t i = 0; i < mr; ++i) {
         double *ci = c + i * ldc;
         for (size_t j = 0; j < nr; ++j) ci[j] = add ? ci[j] + acc[i][j] : acc[i][j];
+    }
+}
+
+/* C (m x 1) (+)= op(A) b for a contiguous row-major A and contiguous b: one dot product per
+ * row, with 8 partial sums so that it vectorises (the order of the sum is a product's own
+ * business: results are checked against a rounding bound, not bit for bit). */
+static void matvec(size_t m, size_t k, const double *a, const double *b, int accumulate, double *c)
+{
+    for (size_t i = 0; i < m; ++i) {
+        const double *row = a + i * k;
+        double part[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        size_t p = 0;
+        for (; p + 8 <= k; p += 8)
+            for (int u = 0; u < 8; ++u) part[u] += row[p + u] * b[p + u];
+        double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        for (; p < k; ++p) sum += row[p] * b[p];
+        c[i] = accumulate ? c[i] + sum : sum;
     }
 }
 
@@ -159,7 +176,11 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
 {
     size_t a_is = trans_a ? 1 : k, a_ps = trans_a ? m : 1;
     size_t b_ps = trans_b ? 1 : n, b_js = trans_b ? k : 1;
-    if (m * n * k <= SMALL_WORK || m < 2 || n < 2) {
+    if (n == 1 && a_ps == 1 && b_ps == 1) {
+        matvec(m, k, a, b, accumulate, c);
+        return 0;
+    }
+    if (m * n * k <= SMALL_WORK || m < 2 || n < 2 || k <= 8) {
         matmul_small(m, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c);
         return 0;
     }
