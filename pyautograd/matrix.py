@@ -19,7 +19,6 @@ import numpy as np
 
 from . import backends
 from .backends.base import Storage, as_scalar
-from ._site import user_site
 from .grad_mode import _enabled, _tracer, is_grad_enabled
 
 Number = Union[int, float]
@@ -36,7 +35,7 @@ class Matrix:
     """A 2-D float64 matrix that records the operations made with it, for reverse-mode autodiff."""
 
     __slots__ = ("data", "_grad", "requires_grad", "_children", "_gradient", "_op", "_seq",
-                 "_site", "__weakref__")
+                 "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators
 
     def __init__(self, values: Any, requires_grad: bool = True) -> None:
@@ -53,7 +52,6 @@ class Matrix:
         self._gradient: Optional[Callable[[Storage], None]] = None
         self._op = ""
         self._seq = _next_number()
-        self._site = None
 
     # -- the gradient ---------------------------------------------------------------------------
     @property
@@ -192,16 +190,17 @@ class Matrix:
     # -- element-wise arithmetic ----------------------------------------------------------------
     def __add__(self, other: Operand) -> "Matrix":
         """self + other. d/dself = 1, d/dother = 1, summed over broadcast dimensions."""
-        if type(other) is not Matrix and _is_number(other):
-            result = _node(self.data + other, (self,), "add")
-            if result.requires_grad:
-                def _gradient(grad: Storage) -> None:
-                    _accumulate(self, grad, owned=False)
-                result._gradient = _gradient
-            return result
-        other = _lift(other)
-        if other is None:
-            return NotImplemented
+        if type(other) is not Matrix:
+            if _is_number(other):
+                result = _node(self.data + other, (self,), "add")
+                if result.requires_grad:
+                    def _gradient(grad: Storage) -> None:
+                        _accumulate(self, grad, owned=False)
+                    result._gradient = _gradient
+                return result
+            other = _lift(other)
+            if other is None:
+                return NotImplemented
         result = _node(self.data + other.data, (self, other), "add")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
@@ -569,7 +568,6 @@ def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     result._grad = None
     result._op = op
     result._seq = _next_number()
-    result._site = user_site() if data.backend_name == "verify" else None  # for divergence reports
     result._gradient = None
     result.requires_grad = False
     result._children = ()

@@ -9,18 +9,29 @@ within 4 ulp; a matrix product within k * eps * (|A| @ |B|), the rounding bound 
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional, Tuple
 
 import numpy as np
 
-from .._site import user_site
 from ..errors import BackendDivergenceError
 from .base import Storage
 from .carray import CArray
 from .list2d import List2D
 
 _EPS = np.finfo(np.float64).eps
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_site() -> Optional[str]:
+    """'file:line' of the innermost frame outside the pyautograd package, or None."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
 _ULP_OPS = {"exp", "sigmoid", "tanh", "log", "pow", "dsigmoid", "axpy"}  # rtol 4 ulp
 
 
@@ -34,7 +45,7 @@ def _node_site() -> Tuple[Optional[str], str]:
         if frame.f_code.co_name == "backward" and frame.f_code.co_filename.endswith("matrix.py"):
             node = frame.f_locals.get("node")
             if node is not None:
-                return node._site, f"the backward pass of {node._op!r}"
+                return node.data.site, f"the backward pass of {node._op!r}"
         frame = frame.f_back
     return user_site(), "the forward pass"
 
@@ -72,11 +83,12 @@ class VerifyArray(Storage):
     the Python side then takes C's values, so that each op is checked on identical inputs (a
     difference within one op's tolerance must not be blamed on the next, exact, op)."""
 
-    __slots__ = ("c", "py")
+    __slots__ = ("c", "py", "site")
     backend_name = "verify"
 
     def __init__(self, c: CArray, py: List2D, op: str = "", shapes=(), bound=None):
         self.nrow, self.ncol = c.nrow, c.ncol
+        self.site = user_site()  # the user's line that made this value, for divergence reports
         self.c = c
         if op:
             _check(op, shapes, c.numpy(), py.numpy(), bound)
