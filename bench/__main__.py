@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     parser.add_argument("--suites", default=",".join(SUITES),
                         help=f"comma-separated subset of {','.join(SUITES)}")
     parser.add_argument("--threads", default="1,2", help="thread counts to run at (default 1,2)")
-    parser.add_argument("--repeats", type=int, default=7, help="samples per implementation")
+    parser.add_argument("--repeats", type=int, default=15, help="samples per implementation")
     parser.add_argument("--no-results-md", action="store_true",
                         help="do not rewrite bench/RESULTS.md after a full run")
     args = parser.parse_args(argv)
@@ -56,6 +56,10 @@ def main(argv=None) -> int:
     print(text)
     print("\nTargets (ratios of medians, same run, same thread count):")
     print("\n".join(targets) if targets else "(none measured in this run)")
+    suspect = report.anomalies(results)
+    if suspect:
+        print("\nSlower on more threads than on one (machine noise; treat those rows with care):")
+        print("\n".join(suspect))
     out_dir = os.path.join(HERE, "results")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report.write_json(results, os.path.join(out_dir, f"bench-{stamp}.json"), command)
@@ -64,12 +68,12 @@ def main(argv=None) -> int:
           + ("; plot in bench/results/bench.png" if plotted else "; no plot (matplotlib missing)")
           + f"; {time.perf_counter() - started:.0f} s")
     if not args.quick and not args.no_results_md and set(suites) == set(SUITES):
-        write_results_md(command, text, targets)
+        write_results_md(command, text, targets, suspect)
         print("bench/RESULTS.md rewritten")
     return 0
 
 
-def write_results_md(command: str, text: str, targets) -> None:
+def write_results_md(command: str, text: str, targets, suspect) -> None:
     m = report.machine()
     profile = report.profile_paragraph()
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
@@ -80,7 +84,13 @@ def write_results_md(command: str, text: str, targets) -> None:
                 "Medians of interleaved samples; every implementation held to the thread count of "
                 "its row. `c / torch` below 1 means pyautograd's C backend is faster.\n\n"
                 f"{text}\n\n## Targets\n\n" + "\n".join(targets) +
-                f"\n\n## Where the time goes\n\n{profile}\n")
+                "\n\n## Rows to read with care\n\n" + ("\n".join(suspect) if suspect else
+                "None: no implementation ran slower on 2 threads than on 1.") +
+                "\n\nThe 2-thread rows are the noisiest: this machine's second core is shared, "
+                "and NumPy's, PyTorch's and pyautograd's thread pools each spin for a while after "
+                "a call; the bench pauses 20 ms between implementations, which is not always "
+                "enough.\n"
+                f"\n## Where the time goes\n\n{profile}\n")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,24 @@ def check_targets(results: List[Tuple[int, Case]]) -> List[str]:
     return lines
 
 
+def anomalies(results: List[Tuple[int, Case]]) -> List[str]:
+    """Rows where an implementation ran slower on more threads than on one: on a shared
+    2-core machine that is another process or thread pool taking the second core, and the
+    ratios of that row are not to be trusted."""
+    one = {(c.suite, c.name): c for t, c in results if t == 1}
+    lines = []
+    for t, c in results:
+        base = one.get((c.suite, c.name))
+        if t == 1 or base is None:
+            continue
+        for impl, median in c.medians.items():
+            ref = base.medians.get(impl)
+            if ref and median > 1.5 * ref:
+                lines.append(f"- {c.name}, {impl}: {_fmt_time(median)} on {t} threads against "
+                             f"{_fmt_time(ref)} on 1; the {t}-thread ratios of this row are suspect")
+    return lines
+
+
 def machine() -> Dict[str, str]:
     cpu = platform.processor() or "unknown"
     try:
@@ -163,7 +181,7 @@ def profile_paragraph(size=(64, 16, 32), steps: int = 2000) -> str:
     stats = pstats.Stats(profiler)
     total = stats.total_tt
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # by own time
-    in_c = sum(v[2] for k, v in stats.stats.items() if k[2].startswith("<built-in method pag_"))
+    in_c = sum(v[2] for k, v in stats.stats.items() if "_ckernels.pag_" in k[2])
     top = []
     for (filename, line, func), v in rows[:6]:
         where = func if filename == "~" else f"{func} ({os.path.basename(filename)}:{line})"
