@@ -138,7 +138,7 @@ def test_in_place_and_fused(arrays, alpha):
     finite = np.isfinite(got) & np.isfinite(want)
     with np.errstate(over="ignore", invalid="ignore"):
         bound = 2 * np.finfo(float).eps * (np.abs(before) + np.abs(alpha * b))
-    assert (np.abs(got - want)[finite] <= bound[finite]).all()
+        assert (np.abs(got - want)[finite] <= bound[finite]).all()
     assert np.array_equal(got[~finite & ~np.isnan(got)], want[~finite & ~np.isnan(want)])
 
 
