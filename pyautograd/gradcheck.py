@@ -40,7 +40,6 @@ def gradcheck(fn: Callable[..., Matrix], inputs: Sequence[Matrix], eps: float = 
                     raise GradcheckError(f"gradcheck: input {n} (shape {values.shape}), index "
                                          f"({i}, {j}): backward gave {got!r}, central "
                                          f"differences {numeric!r}")
-        x.data = cls.from_array(values)
     return True
 
 

@@ -58,6 +58,13 @@ def test_gradcheck_accepts_every_op(op, backend_name):
     assert ag.gradcheck(lambda *xs: (op.fn(*xs) * weights).sum(), [ag.mat(a) for a in arrays])
 
 
+def test_gradcheck_leaves_its_inputs_storage_in_place(backend_name):
+    x = ag.mat([[0.5, -1.5]])
+    storage = x.data
+    assert ag.gradcheck(lambda m: (m * m).sum(), [x])
+    assert x.data is storage and x.tolist() == [[0.5, -1.5]]
+
+
 def test_gradcheck_reports_a_wrong_gradient(backend_name):
     x = ag.mat([[1.0, 2.0]])
 
