@@ -123,3 +123,25 @@ def test_the_storage_classes_report_their_names():
     assert backends.storage_class("python").backend_name == "python"
     if backends.c_available():
         assert backends.storage_class("c").backend_name == "c"
+
+
+@needs_c
+def test_the_matmul_gives_the_same_bits_on_any_thread_count():
+    from pyautograd.backends.carray import CArray
+    rng = np.random.default_rng(3)
+    a, b = CArray.from_array(rng.standard_normal((300, 257))), CArray.from_array(rng.standard_normal((257, 190)))
+    before = ag.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            ag.set_num_threads(n)
+            assert ag.get_num_threads() == n
+            results.append((a @ b).numpy().copy())
+            acc = CArray.from_array(np.ones((257, 257)))
+            acc.add_matmul_(a, a, trans_a=True)
+            results.append(acc.numpy().copy())
+        assert all(np.array_equal(results[i], results[i % 2]) for i in range(len(results)))
+        with pytest.raises(ValueError, match="set_num_threads: expected a positive integer, got 0"):
+            ag.set_num_threads(0)
+    finally:
+        ag.set_num_threads(before)
