@@ -8,7 +8,7 @@
     8.0
 """
 from .backends import backend, get_backend, get_num_threads, set_backend, set_num_threads
-from .factories import full, manual_seed, ones, randn, zeros
+from .factories import from_numpy, full, manual_seed, ones, randn, zeros
 from .grad_mode import is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .errors import BackendDivergenceError
@@ -17,7 +17,7 @@ from .forward import grad, jacobian, jvp
 from .matrix import Matrix, mat
 
 __all__ = [
-    "Matrix", "mat", "zeros", "ones", "full", "randn", "manual_seed", "no_grad",
+    "Matrix", "mat", "zeros", "ones", "full", "randn", "from_numpy", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
     "jacobian",

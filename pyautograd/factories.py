@@ -30,6 +30,20 @@ def _check_shape(op: str, nrow: int, ncol: int) -> None:
             raise ValueError(f"{op}: sizes must be at least 1, got ({nrow}, {ncol})")
 
 
+def from_numpy(arr: np.ndarray, requires_grad: bool = False) -> Matrix:
+    """A Matrix over a NumPy array's memory, as torch.from_numpy: on the C backend a writeable,
+    C-contiguous, 2-D float64 array is shared, not copied (writing to one changes the other);
+    any other array, or the Python backend, gets a float64 copy."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(arr).__name__}")
+    cls = backends.current_storage()
+    shareable = (arr.ndim == 2 and arr.dtype == np.float64 and arr.flags.c_contiguous
+                 and arr.flags.writeable and arr.size > 0)
+    if shareable and hasattr(cls, "share"):
+        return Matrix(cls.share(arr), requires_grad)
+    return Matrix(arr, requires_grad)
+
+
 def full(nrow: int, ncol: int, value: float, requires_grad: bool = True) -> Matrix:
     _check_shape("full", nrow, ncol)
     return Matrix(backends.current_storage().full(int(nrow), int(ncol), float(value)), requires_grad)

@@ -10,6 +10,17 @@ def _m(shape):
     return ag.mat(np.ones(shape))
 
 
+def _on(backend):
+    with ag.backend(backend):
+        return ag.mat([[1.0, 2.0]])
+
+
+def _backward_twice():
+    y = (_m((1, 1)) * 2).sum()
+    y.backward()
+    y.backward()
+
+
 BAD = [
     ("ragged list", lambda: ag.mat([[1.0, 2.0], [3.0]]), ValueError, "ragged"),
     ("ragged deeper", lambda: ag.mat([[1.0, [2.0]], [3.0, 4.0]]), ValueError, "ragged"),
@@ -37,6 +48,10 @@ BAD = [
     ("item of 2x2", lambda: _m((2, 2)).item(), ValueError, r"item: .*\(2, 2\)"),
     ("backward non-scalar", lambda: (_m((2, 2)) * 2).backward(), ValueError, r"backward: the output has shape \(2, 2\)"),
     ("unknown backend", lambda: ag.set_backend("cuda"), ValueError, "unknown backend 'cuda'"),
+    ("mixing backends", lambda: _on("python") + _on("c"), TypeError,
+     "add: cannot mix backends 'python' and 'c'; convert one with .to"),
+    ("second backward", lambda: _backward_twice(), RuntimeError, "already released.*retain_graph=True"),
+    ("non-array to from_numpy", lambda: ag.from_numpy([[1.0]]), TypeError, "from_numpy: expected a NumPy array"),
     ("unknown backend block", lambda: ag.backend("gpu").__enter__(), ValueError, "unknown backend 'gpu'"),
 ]
 
@@ -45,13 +60,6 @@ BAD = [
 def test_bad_input_raises_the_documented_error(backend_name, what, call, error, message):
     with pytest.raises(error, match=message):
         call()
-
-
-def test_second_backward_raises(backend_name):
-    y = (_m((1, 1)) * 2).sum()
-    y.backward()
-    with pytest.raises(RuntimeError, match="released"):
-        y.backward()
 
 
 GOOD = [
@@ -87,6 +95,20 @@ def test_input_arrays_are_copied_not_aliased(backend_name):
     m = ag.mat(arr)
     arr[0, 0] = 5.0
     assert m.tolist()[0][0] == 1.0
+
+
+def test_from_numpy_shares_memory_on_c_and_copies_otherwise(backend_name):
+    arr = np.arange(6.0).reshape(2, 3)
+    m = ag.from_numpy(arr)
+    arr[0, 0] = 100.0
+    shared = backend_name == "c"
+    assert (m.tolist()[0][0] == 100.0) == shared
+    assert not m.requires_grad
+    strided = np.arange(12.0).reshape(3, 4)[:, ::2]
+    m2 = ag.from_numpy(strided)
+    strided[0, 0] = -1.0
+    assert m2.tolist()[0][0] == 0.0  # a non-contiguous array is copied
+    assert ag.from_numpy(np.ones((2, 2), dtype=np.int32)).tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
 
 def test_numpy_scalars_on_the_left_use_our_operators(backend_name):

@@ -80,3 +80,17 @@ def test_the_differentiation_modes_example_prints_exact_and_approximate_values(c
         assert diff < 1e-14
     ex.main()
     assert "wins" in capsys.readouterr().out
+
+
+def test_jvp_through_nn_linear_and_mse_loss(backend_name):
+    from pyautograd import nn
+    rng = np.random.default_rng(4)
+    layer = nn.Linear(3, 2, rng=rng)
+    x = ag.mat(rng.standard_normal((5, 3)), requires_grad=False)
+    y = ag.mat(rng.standard_normal((5, 2)), requires_grad=False)
+    v = ag.mat(rng.standard_normal((2, 3)), requires_grad=False)
+    loss = lambda w: nn.MSELoss()(x @ w.T + layer.bias, y)  # noqa: E731
+    _, by_jvp = ag.jvp(lambda w: nn.functional.mse_loss(nn.functional.linear(x, w, layer.bias), y),
+                       (layer.weight,), (v,))
+    reverse = ag.grad(loss)(layer.weight)
+    assert by_jvp.item() == pytest.approx(float((reverse.numpy() * v.numpy()).sum()), rel=1e-12)

@@ -62,6 +62,15 @@ class CArray(Storage):
         return out
 
     @classmethod
+    def share(cls, arr: np.ndarray) -> "CArray":
+        """A CArray over arr's own memory (no copy): arr must be a writeable, C-contiguous 2-D
+        float64 array, and the CArray keeps it alive."""
+        out = cls.__new__(cls)
+        out.nrow, out.ncol = arr.shape
+        out.buf = ffi.from_buffer("double[]", arr, require_writable=True)
+        return out
+
+    @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "CArray":
         out = cls(nrow, ncol)
         lib.pag_fill(nrow * ncol, value, out.buf)

@@ -13,6 +13,11 @@ LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here, so predictions of 0 
 BCE_EPSILON = 1e-12  # and floors p(1 - p) at this in BCE's gradient
 
 
+def _dual(*operands: Any) -> bool:
+    """True when forward mode's dual numbers are among the operands (see pyautograd.forward)."""
+    return any(getattr(m, "_takes_over_matrix_ops", False) for m in operands)
+
+
 def _check_same_shape(op: str, prediction: Matrix, target: Matrix) -> None:
     if prediction.shape != target.shape:
         raise ValueError(f"{op}: prediction {prediction.shape} and target {target.shape} "
@@ -23,6 +28,9 @@ def linear(x: Matrix, weight: Matrix, bias: Optional[Matrix] = None) -> Matrix:
     """Y = X W^T + b as one node: no transposed copy of W, no separate add node.
 
     dL/dX = dL/dY W,  dL/dW = dL/dY^T X,  dL/db = the column sums of dL/dY."""
+    if _dual(x, weight, bias):
+        y = x @ weight.T  # forward mode's dual numbers: the same maths from the generic ops
+        return y if bias is None else y + bias
     y = x.data.matmul(weight.data, trans_other=True)
     if bias is not None:
         y += bias.data  # broadcast over the rows, in place: y is ours
@@ -41,6 +49,8 @@ def linear(x: Matrix, weight: Matrix, bias: Optional[Matrix] = None) -> Matrix:
 
 def mse_loss(prediction: Matrix, target: Any) -> Matrix:
     """mean((prediction - target)^2) as one node; dL/dprediction = 2 (prediction - target) / N."""
+    if _dual(prediction, target):
+        return ((prediction - target) ** 2).mean()  # forward mode's dual numbers
     target = _lift(target)
     _check_same_shape("mse_loss", prediction, target)
     diff = prediction.data - target.data
