@@ -83,6 +83,7 @@ def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float
             if progress:
                 progress(f"{case.suite}: {case.name} | {name} ({rep + 1}/{repeats})")
             fn, n = case.impls[name], loops[name]
+            fn()  # untimed: wakes this library's thread pool after the others had the cores
             start = time.perf_counter()
             for _ in range(n):
                 fn()
