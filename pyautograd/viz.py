@@ -58,6 +58,7 @@ def to_dot(root: Matrix, names: Optional[Mapping[str, Matrix]] = None, max_value
         raise TypeError(f"to_dot: expected a Matrix, got {type(root).__name__}")
     by_id = {id(m): n for n, m in (names or {}).items()}
     nodes = graph_nodes(root)
+    key = {id(m): f"n{i}" for i, m in enumerate(nodes)}  # stable names: the same graph, the same text
     lines = ["digraph pyautograd {", "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=10];']
     for m in nodes:
@@ -72,11 +73,11 @@ def to_dot(root: Matrix, names: Optional[Mapping[str, Matrix]] = None, max_value
             style.append("penwidth=2")
         if not np.isfinite(m.numpy()).all():
             style += ['color="#cc0000"', 'fontcolor="#cc0000"', "penwidth=2"]
-        lines.append(f'  n{id(m)} [label="{_label(m, by_id.get(id(m)), max_values)}", '
+        lines.append(f'  {key[id(m)]} [label="{_label(m, by_id.get(id(m)), max_values)}", '
                      + ", ".join(style) + "];")
     for m in nodes:
         for child in dict.fromkeys(m._children):  # a reused input gets one edge
-            lines.append(f"  n{id(child)} -> n{id(m)};")
+            lines.append(f"  {key[id(child)]} -> {key[id(m)]};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
