@@ -127,3 +127,9 @@ def test_explain_is_silent_outside_its_block_and_abbreviates_large_values(backen
         (x.exp() * 2.0).sum().backward()
     text = capsys.readouterr().out
     assert "..." in text and text.count("\n") < 30
+
+
+def test_the_same_graph_gives_the_same_dot_text(backend_name):
+    first = lecture_one_layer()
+    second = lecture_one_layer()
+    assert viz.to_dot(first["L"], first) == viz.to_dot(second["L"], second)
