@@ -14,15 +14,19 @@ static inline double minimum(double x, double y) { return (x < y || x != x) ? x 
         double *ro = out + i * ncol;                                                     \
         if (a_cs == 1 && b_cs == 1) {                                                    \
             for (size_t j = 0; j < ncol; ++j) { double x = ra[j], y = rb[j]; ro[j] = (EXPR); } \
-        } else if (a_cs == 1) {                                                          \
+        } else if (a_cs == 1 && b_cs == 0) {                                             \
             double y = rb[0];                                                            \
             for (size_t j = 0; j < ncol; ++j) { double x = ra[j]; ro[j] = (EXPR); }      \
-        } else if (b_cs == 1) {                                                          \
+        } else if (a_cs == 0 && b_cs == 1) {                                             \
             double x = ra[0];                                                            \
             for (size_t j = 0; j < ncol; ++j) { double y = rb[j]; ro[j] = (EXPR); }      \
-        } else {                                                                         \
+        } else if (a_cs == 0 && b_cs == 0) {                                             \
             double x = ra[0], y = rb[0], v = (EXPR);                                     \
             for (size_t j = 0; j < ncol; ++j) ro[j] = v;                                 \
+        } else { /* a transposed view: any strides */                                    \
+            for (size_t j = 0; j < ncol; ++j) {                                          \
+                double x = ra[j * a_cs], y = rb[j * b_cs]; ro[j] = (EXPR);               \
+            }                                                                            \
         }                                                                                \
     }
 

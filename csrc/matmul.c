@@ -194,7 +194,7 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
     size_t mc_max = (min_size(MC, m) + MR - 1) / MR * MR;
     size_t nc_max = (min_size(NC, per_thread) + NR - 1) / NR * NR;
     size_t a_size = mc_max * kc_max, b_size = kc_max * nc_max;
-    double *buffers = malloc(threads * (a_size + b_size) * sizeof(double));
+    double *buffers = pag_alloc(threads * (a_size + b_size) * sizeof(double));
     if (buffers == NULL) return -1;
 #pragma omp parallel for num_threads((int)threads) schedule(static) if (threads > 1)
     for (size_t t = 0; t < threads; ++t) {
@@ -204,6 +204,6 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
             matmul_columns(m, j0, j1, n, k, a, a_is, a_ps, b, b_ps, b_js, accumulate, c, ap,
                            ap + a_size);
     }
-    free(buffers);
+    pag_free(buffers);
     return 0;
 }

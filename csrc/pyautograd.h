@@ -1,14 +1,25 @@
 /* pyautograd C kernels: every kernel the Python layer calls, declared once.
  *
  * Conventions: float64, row-major, contiguous buffers; every size is passed explicitly and was
- * checked by the Python caller; outputs are caller-allocated; no global state. Only pag_matmul
- * allocates (its packing buffers, freed before it returns). This file is also read by cffi's
- * cdef, so it holds nothing but plain declarations outside the preprocessor lines.
+ * checked by the Python caller; outputs are caller-allocated. The only global state is the
+ * buffer pool's (pool.c), from which every buffer comes; among the kernels only pag_matmul
+ * allocates (its packing buffers, from the pool, returned before it returns). This file is also
+ * read by cffi's cdef, so it holds nothing but plain declarations outside the preprocessor lines.
  */
 #ifndef PYAUTOGRAD_H
 #define PYAUTOGRAD_H
 
 #include <stddef.h>
+
+/* The buffer pool (pool.c): 64-byte-aligned blocks, reused through size-classed free lists
+ * while the cached total stays under a limit; thread-safe. pag_alloc returns NULL when the
+ * system has no memory for the block. */
+void *pag_alloc(size_t bytes);
+void pag_free(void *p);
+size_t pag_pool_empty(void);               /* frees every cached block; returns the bytes freed */
+size_t pag_pool_cached(void);              /* bytes held in free lists now */
+size_t pag_pool_limit(void);               /* the cap on cached bytes */
+size_t pag_pool_set_limit(size_t bytes);   /* sets the cap on cached bytes; returns the old one */
 
 enum pag_binary_op {
     PAG_ADD = 0, PAG_SUB = 1, PAG_MUL = 2, PAG_DIV = 3,
@@ -24,7 +35,8 @@ enum pag_unary_op {
 enum pag_reduce_op { PAG_SUM = 0, PAG_MEAN = 1, PAG_MAX = 2 };
 
 /* out[i,j] = a[i*a_rs + j*a_cs] (op) b[i*b_rs + j*b_cs] for an nrow x ncol out.
- * A stride of 0 broadcasts a dimension of size 1. out may be a itself (in-place update). */
+ * A stride of 0 broadcasts a dimension of size 1; a column stride other than 0 or 1 reads a
+ * transposed view. out may be a itself (in-place update). */
 void pag_binary(int op, size_t nrow, size_t ncol,
                 const double *a, size_t a_rs, size_t a_cs,
                 const double *b, size_t b_rs, size_t b_cs, double *out);
@@ -60,8 +72,8 @@ void pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, dou
 /* C (m x n) = op(A) @ op(B) (+ C when accumulate is non-zero), where op(A) is m x k and is A
  * (stored m x k) or A^T (A stored k x m when trans_a); likewise B (k x n, or stored n x k).
  * Cache-blocked with packed panels, on up to num_threads OpenMP threads for large products.
- * C must not overlap A or B. Allocates its packing buffers: returns 0 on success, -1 when they
- * cannot be allocated (C is then unchanged). */
+ * C must not overlap A or B. Takes its packing buffers from the pool: returns 0 on success, -1
+ * when they cannot be had (C is then unchanged). */
 int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
                const double *a, const double *b, int accumulate, double *c, int num_threads);
 

@@ -529,9 +529,14 @@ def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0
 
 def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = False,
                        trans_b: bool = False) -> None:
-    """node.grad += op(a) @ op(b), straight into the gradient's buffer once it exists."""
+    """node.grad += op(a) @ op(b), straight into the gradient's buffer once it exists. The
+    gradient takes the layout of the node's values: for a transposed view (`W.T`) it is stored
+    column-major, so that the view's own backward hands W a row-major gradient for free."""
     if node._grad is None:
-        node._grad = a.matmul(b, trans_a, trans_b)
+        if node.data.transposed:
+            node._grad = a.matmul_transposed(b, trans_a, trans_b)
+        else:
+            node._grad = a.matmul(b, trans_a, trans_b)
     else:
         node._grad.add_matmul_(a, b, trans_a, trans_b)
 

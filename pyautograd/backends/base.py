@@ -63,6 +63,9 @@ class Storage:
 
     __slots__ = ("nrow", "ncol")
     backend_name = "abstract"
+    # True when the values are stored column-major: a transposed view of another storage's
+    # buffer (the C backend's `.T`). A gradient is kept in the layout of its node's values.
+    transposed = False
     __hash__ = None  # type: ignore[assignment]  # == is element-wise, as in NumPy
 
     # -- construction ---------------------------------------------------------------------------
@@ -194,6 +197,12 @@ class Storage:
             matmul_shape(self.shape, other.shape, trans_self, trans_other)  # raises, with shapes
         return self._matmul(other, trans_self, trans_other, m, n, k)
 
+    def matmul_transposed(self, other: "Storage", trans_self: bool = False,
+                          trans_other: bool = False) -> "Storage":
+        """op(self) @ op(other) stored column-major: (op(other)^T @ op(self)^T).T, so that a
+        gradient can take the layout of the values it belongs to without a transpose kernel."""
+        return other.matmul(self, not trans_other, not trans_self).T
+
     def add_matmul_(self, a: "Storage", b: "Storage", trans_a: bool = False,
                     trans_b: bool = False) -> "Storage":
         """self += op(a) @ op(b), in place: gradient accumulation of a matrix product."""
@@ -208,6 +217,8 @@ class Storage:
 
     @property
     def T(self) -> "Storage":
+        """The transpose: a view sharing this buffer on the C backend (no copy; the matrix
+        product reads it through its transpose flags), a copy on the Python backend."""
         return self._transpose()
 
     # -- reductions -----------------------------------------------------------------------------

@@ -7,18 +7,55 @@ kernels trust the sizes they are given, so nothing here passes a size it did not
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
 from ._ckernels import ffi, lib
 from .base import Storage
 
-_alloc = ffi.new_allocator(should_clear_after_alloc=False)
+_malloc = ffi.new_allocator(should_clear_after_alloc=False)
+_pool_alloc, _pool_free, _gc, _cast, _NULL = lib.pag_alloc, lib.pag_free, ffi.gc, ffi.cast, ffi.NULL
 _binary_kernel = lib.pag_binary
 _same_kernel = lib.pag_binary_same
 _scalar_kernel = lib.pag_binary_scalar
 _unary_kernel = lib.pag_unary
+_matmul_kernel = lib.pag_matmul
+# Buffers of at least this many values come from the C pool (csrc/pool.c); smaller ones from
+# malloc, whose per-thread caches already reuse small blocks without page faults, at less cost
+# per op than the pool's cffi destructor.
+POOL_MIN_VALUES = 2048
+MAX_VALUES = 1 << 53  # far beyond any machine's memory, and every size stays exact in a double
+
+
+def _buffer(nrow: int, ncol: int):
+    """An uninitialised buffer of nrow * ncol doubles, or a MemoryError naming the shape."""
+    n = nrow * ncol
+    if n < POOL_MIN_VALUES:
+        return _malloc("double[]", n)
+    p = _pool_alloc(n * 8) if n <= MAX_VALUES else _NULL
+    if p == _NULL:
+        raise MemoryError(f"cannot allocate a ({nrow}, {ncol}) float64 matrix: {n * 8:,} bytes")
+    return _gc(_cast("double *", p), _pool_free, n * 8)
+
+
+def empty_cache() -> int:
+    """Return every cached buffer of the pool to the system; returns how many bytes that was."""
+    return lib.pag_pool_empty()
+
+
+def set_cache_limit(nbytes: int) -> int:
+    """Cap the bytes the pool keeps cached for reuse (0 disables caching); returns the old cap."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or not 0 <= nbytes < 1 << 63:
+        raise ValueError(f"set_cache_limit: expected a byte count >= 0, got {nbytes!r}")
+    return lib.pag_pool_set_limit(nbytes)
+
+
+def cache_info() -> dict:
+    """{'cached': bytes held for reuse now, 'limit': the cap}."""
+    return {"cached": lib.pag_pool_cached(), "limit": lib.pag_pool_limit()}
+
+
 _BINARY = {"add": lib.PAG_ADD, "sub": lib.PAG_SUB, "mul": lib.PAG_MUL, "div": lib.PAG_DIV,
            "lt": lib.PAG_LT, "le": lib.PAG_LE, "gt": lib.PAG_GT, "ge": lib.PAG_GE,
            "eq": lib.PAG_EQ, "ne": lib.PAG_NE, "maximum": lib.PAG_MAXIMUM,
@@ -42,17 +79,29 @@ def get_num_threads() -> int:
     return _threads[0]
 
 
-class CArray(Storage):
-    """A 2-D float64 matrix in one contiguous row-major C buffer."""
+def _strides(x: "CArray") -> Tuple[int, int]:
+    """(row stride, column stride) of x's values in its buffer; 0 along a dimension of size 1,
+    which is how the kernels broadcast it."""
+    if x.transposed:
+        return (0 if x.nrow == 1 else 1), (0 if x.ncol == 1 else x.nrow)
+    return (0 if x.nrow == 1 else x.ncol), (0 if x.ncol == 1 else 1)
 
-    __slots__ = ("buf",)
+
+class CArray(Storage):
+    """A 2-D float64 matrix in one C buffer, row-major, or column-major when it is a transposed
+    view (`transposed`): `.T` flips the flag instead of copying, the matrix product reads either
+    layout through its transpose flags, element-wise kernels through strides, and the few
+    kernels that need a row-major buffer get one materialised."""
+
+    __slots__ = ("buf", "transposed")
     backend_name = "c"
 
-    def __init__(self, nrow: int, ncol: int):
+    def __init__(self, nrow: int, ncol: int, transposed: bool = False):
         """An uninitialised nrow x ncol matrix (every kernel writes all of its output)."""
         self.nrow = nrow
         self.ncol = ncol
-        self.buf = _alloc("double[]", nrow * ncol)
+        self.buf = _buffer(nrow, ncol)
+        self.transposed = transposed
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "CArray":
@@ -68,6 +117,7 @@ class CArray(Storage):
         out = cls.__new__(cls)
         out.nrow, out.ncol = arr.shape
         out.buf = ffi.from_buffer("double[]", arr, require_writable=True)
+        out.transposed = False
         return out
 
     @classmethod
@@ -80,13 +130,15 @@ class CArray(Storage):
         return self.numpy().tolist()
 
     def numpy(self) -> np.ndarray:
-        """A read-only view of the buffer (no copy); it keeps the buffer alive."""
-        arr = np.frombuffer(ffi.buffer(self.buf), dtype=np.float64).reshape(self.nrow, self.ncol)
+        """A read-only view of the buffer (no copy; a transposed view is Fortran-ordered)."""
+        n = self.nrow * self.ncol
+        arr = np.frombuffer(ffi.buffer(self.buf, n * 8), dtype=np.float64)
+        arr = arr.reshape(self.ncol, self.nrow).T if self.transposed else arr.reshape(self.nrow, self.ncol)
         arr.flags.writeable = False
         return arr
 
     def copy(self) -> "CArray":
-        out = CArray(self.nrow, self.ncol)
+        out = CArray(self.nrow, self.ncol, self.transposed)
         ffi.memmove(out.buf, self.buf, self.nrow * self.ncol * 8)
         return out
 
@@ -95,74 +147,113 @@ class CArray(Storage):
             return super().item()  # raises the shared error
         return self.buf[0]
 
+    def _in_layout(self, transposed: bool) -> "CArray":
+        """These values stored row-major (transposed=False) or column-major: self when they
+        already are, else a copy through the transpose kernel."""
+        if self.transposed == transposed or self.nrow == 1 or self.ncol == 1:
+            return self
+        out = CArray(self.nrow, self.ncol, transposed)
+        if transposed:
+            lib.pag_transpose(self.nrow, self.ncol, self.buf, out.buf)
+        else:
+            lib.pag_transpose(self.ncol, self.nrow, self.buf, out.buf)
+        return out
+
     # -- primitives of the contract -------------------------------------------------------------
     def _binary(self, op: str, other: "CArray", shape) -> "CArray":
         nrow, ncol = shape
-        out = CArray(nrow, ncol)
-        if other.nrow == self.nrow == nrow and other.ncol == self.ncol == ncol:
+        if (other.nrow == self.nrow == nrow and other.ncol == self.ncol == ncol
+                and other.transposed == self.transposed):
+            out = CArray(nrow, ncol, self.transposed)
             _same_kernel(_BINARY[op], nrow * ncol, self.buf, other.buf, out.buf)
             return out
-        _binary_kernel(_BINARY[op], nrow, ncol,
-                       self.buf, 0 if self.nrow == 1 else self.ncol, 0 if self.ncol == 1 else 1,
-                       other.buf, 0 if other.nrow == 1 else other.ncol, 0 if other.ncol == 1 else 1,
-                       out.buf)
+        out = CArray(nrow, ncol)
+        _binary_kernel(_BINARY[op], nrow, ncol, self.buf, *_strides(self), other.buf,
+                       *_strides(other), out.buf)
         return out
 
     def _binary_scalar(self, op: str, s: float, reverse: bool) -> "CArray":
-        out = CArray(self.nrow, self.ncol)
+        out = CArray(self.nrow, self.ncol, self.transposed)
         _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, reverse, out.buf)
         return out
 
     def _unary(self, op: str) -> "CArray":
-        out = CArray(self.nrow, self.ncol)
+        out = CArray(self.nrow, self.ncol, self.transposed)
         _unary_kernel(_UNARY[op], self.nrow * self.ncol, self.buf, out.buf)
         return out
 
     def _pow(self, p: float) -> "CArray":
-        out = CArray(self.nrow, self.ncol)
+        out = CArray(self.nrow, self.ncol, self.transposed)
         lib.pag_pow_scalar(self.nrow * self.ncol, self.buf, p, out.buf)
         return out
 
     def _matmul(self, other: "CArray", ta: bool, tb: bool, m: int, n: int, k: int) -> "CArray":
         out = CArray(m, n)
-        if lib.pag_matmul(ta, tb, m, n, k, self.buf, other.buf, 0, out.buf, _threads[0]) != 0:
+        # a transposed view is its parent's buffer read the other way round: flip the flag
+        if _matmul_kernel(ta != self.transposed, tb != other.transposed, m, n, k, self.buf,
+                          other.buf, 0, out.buf, _threads[0]) != 0:
             raise MemoryError(f"matmul: cannot allocate packing buffers for ({m}, {k}) @ ({k}, {n})")
         return out
 
     def _add_matmul(self, a: "CArray", b: "CArray", ta: bool, tb: bool, m: int, n: int,
                     k: int) -> None:
-        if lib.pag_matmul(ta, tb, m, n, k, a.buf, b.buf, 1, self.buf, _threads[0]) != 0:
+        if self.transposed:  # accumulate C^T = op(b)^T op(a)^T into the row-major buffer
+            status = _matmul_kernel(tb == b.transposed, ta == a.transposed, n, m, k, b.buf, a.buf,
+                                    1, self.buf, _threads[0])
+        else:
+            status = _matmul_kernel(ta != a.transposed, tb != b.transposed, m, n, k, a.buf, b.buf,
+                                    1, self.buf, _threads[0])
+        if status != 0:
             raise MemoryError(f"matmul: cannot allocate packing buffers for ({m}, {k}) @ ({k}, {n})")
 
     def _transpose(self) -> "CArray":
-        out = CArray(self.ncol, self.nrow)
-        lib.pag_transpose(self.nrow, self.ncol, self.buf, out.buf)
+        """A view: the same buffer, read column-major. A vector's layout is the same either way."""
+        out = CArray.__new__(CArray)
+        out.nrow, out.ncol, out.buf = self.ncol, self.nrow, self.buf
+        out.transposed = not self.transposed and self.nrow > 1 and self.ncol > 1
         return out
 
     def _reduce(self, op: str, axis: Optional[int]) -> "CArray":
         out = CArray(1, 1) if axis is None else (
             CArray(1, self.ncol) if axis == 0 else CArray(self.nrow, 1))
-        lib.pag_reduce(_REDUCE[op], _AXIS[axis], self.nrow, self.ncol, self.buf, out.buf)
+        if not self.transposed:
+            lib.pag_reduce(_REDUCE[op], _AXIS[axis], self.nrow, self.ncol, self.buf, out.buf)
+        elif axis is None:  # the reference sums in row-major order: so must we
+            row_major = self._in_layout(False)
+            lib.pag_reduce(_REDUCE[op], -1, self.nrow, self.ncol, row_major.buf, out.buf)
+        else:  # a column of the view is a row of the buffer; (1, n) and (n, 1) share a layout
+            lib.pag_reduce(_REDUCE[op], 1 - axis, self.ncol, self.nrow, self.buf, out.buf)
         return out
 
     def _fill(self, value: float) -> None:
         lib.pag_fill(self.nrow * self.ncol, value, self.buf)
 
     def _inplace(self, op: str, other: "CArray") -> None:
-        if other.nrow == self.nrow and other.ncol == self.ncol:
+        if (other.nrow == self.nrow and other.ncol == self.ncol
+                and other.transposed == self.transposed):
             _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf)
             return
-        lib.pag_binary(_BINARY[op], self.nrow, self.ncol, self.buf, self.ncol, 1,
-                       other.buf, 0 if other.nrow == 1 else other.ncol, 0 if other.ncol == 1 else 1,
-                       self.buf)
+        if other.buf is self.buf:  # W += W.T: read a copy, not the values being written
+            other = other._in_layout(self.transposed)
+            if other.nrow == self.nrow and other.ncol == self.ncol:
+                _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf)
+                return
+        (rs, cs), (ors, ocs) = _strides(self), _strides(other)
+        if self.transposed:  # walk the buffer in its own (column-major) order
+            _binary_kernel(_BINARY[op], self.ncol, self.nrow, self.buf, cs, rs, other.buf, ocs,
+                           ors, self.buf)
+        else:
+            _binary_kernel(_BINARY[op], self.nrow, self.ncol, self.buf, rs, cs, other.buf, ors,
+                           ocs, self.buf)
 
     def _inplace_scalar(self, op: str, s: float) -> None:
-        lib.pag_binary_scalar(_BINARY[op], self.nrow * self.ncol, self.buf, s, 0, self.buf)
+        _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, 0, self.buf)
 
     def _axpy(self, alpha: float, other: "CArray") -> None:
-        lib.pag_axpy(self.nrow * self.ncol, alpha, other.buf, self.buf)
+        lib.pag_axpy(self.nrow * self.ncol, alpha, other._in_layout(self.transposed).buf, self.buf)
 
     def _dsigmoid(self, grad: "CArray") -> "CArray":
-        out = CArray(self.nrow, self.ncol)
-        lib.pag_sigmoid_backward(self.nrow * self.ncol, self.buf, grad.buf, out.buf)
+        out = CArray(self.nrow, self.ncol, self.transposed)
+        lib.pag_sigmoid_backward(self.nrow * self.ncol, self.buf,
+                                 grad._in_layout(self.transposed).buf, out.buf)
         return out

@@ -134,7 +134,9 @@ class VerifyArray(Storage):
                            (self.shape, grad.shape))
 
     def _transpose(self):
-        return VerifyArray(self.c._transpose(), self.py._transpose(), "transpose", (self.shape,))
+        # C's transpose is a view of its parent's buffer, Python's a copy: give the pair a
+        # buffer of its own, so that an in-place change of the parent cannot part them
+        return VerifyArray(self.c._transpose().copy(), self.py._transpose(), "transpose", (self.shape,))
 
     def _reduce(self, op, axis):
         c, p = self.c._reduce(op, axis), self.py._reduce(op, axis)
