@@ -205,10 +205,10 @@ class Matrix:
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    g = grad.unbroadcast(*self.shape)
+                    g = _sum_to(grad, self)
                     _accumulate(self, g, owned=g is not grad)
                 if other.requires_grad:
-                    g = grad.unbroadcast(*other.shape)
+                    g = _sum_to(grad, other)
                     _accumulate(other, g, owned=g is not grad)
             result._gradient = _gradient
         return result
@@ -228,10 +228,10 @@ class Matrix:
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    g = grad.unbroadcast(*self.shape)
+                    g = _sum_to(grad, self)
                     _accumulate(self, g, owned=g is not grad)
                 if other.requires_grad:
-                    g = grad.unbroadcast(*other.shape)
+                    g = _sum_to(grad, other)
                     _accumulate(other, g, owned=g is not grad, scale=-1.0)
             result._gradient = _gradient
         return result
@@ -258,9 +258,9 @@ class Matrix:
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    _accumulate(self, (grad * other.data).unbroadcast(*self.shape))
+                    _accumulate(self, _sum_to(grad * other.data, self))
                 if other.requires_grad:
-                    _accumulate(other, (grad * self.data).unbroadcast(*other.shape))
+                    _accumulate(other, _sum_to(grad * self.data, other))
             result._gradient = _gradient
         return result
 
@@ -286,9 +286,9 @@ class Matrix:
 
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
-                    _accumulate(self, (grad / other.data).unbroadcast(*self.shape))
+                    _accumulate(self, _sum_to(grad / other.data, self))
                 if other.requires_grad:
-                    _accumulate(other, (grad * out / other.data).unbroadcast(*other.shape), scale=-1.0)
+                    _accumulate(other, _sum_to(grad * out / other.data, other), scale=-1.0)
             result._gradient = _gradient
         return result
 
@@ -321,7 +321,11 @@ class Matrix:
             raise TypeError(f"pow: the exponent must be a number, got a {shape} matrix")
         p = as_scalar(exponent, "pow")
         result = _node(self.data ** p, (self,), "pow")
-        if result.requires_grad and p != 0.0:
+        if result.requires_grad and p == 2.0:  # the lecture's square: x ** 1 is x
+            def _gradient(grad: Storage) -> None:
+                _accumulate(self, grad * (self.data * 2.0))
+            result._gradient = _gradient
+        elif result.requires_grad and p != 0.0:
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * (self.data ** (p - 1.0) * p))
             result._gradient = _gradient
@@ -395,7 +399,7 @@ class Matrix:
         result = _node(self.data.sum(axis), (self,), "sum")
         if result.requires_grad:
             def _gradient(grad: Storage) -> None:
-                self.grad += grad
+                _accumulate_expanded(self, grad, owned=False)
             result._gradient = _gradient
         return result
 
@@ -407,7 +411,7 @@ class Matrix:
             count = float(nrow * ncol if axis is None else (nrow if axis == 0 else ncol))
 
             def _gradient(grad: Storage) -> None:
-                self.grad += grad / count
+                _accumulate_expanded(self, grad / count)
             result._gradient = _gradient
         return result
 
@@ -525,6 +529,29 @@ def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0
         current += g
     else:
         current.add_scaled_(g, scale)
+
+
+def _sum_to(grad: Storage, node: Matrix) -> Storage:
+    """grad summed over the dimensions that broadcasting expanded node to (grad itself when
+    none were)."""
+    data = node.data
+    if grad.nrow == data.nrow and grad.ncol == data.ncol:
+        return grad
+    return grad.unbroadcast(data.nrow, data.ncol)
+
+
+def _accumulate_expanded(node: Matrix, g: Storage, owned: bool = True) -> None:
+    """node.grad += g broadcast to node's shape: the backward of a sum or a mean, where every
+    input value gets the upstream gradient of its row, column or whole."""
+    data = node.data
+    if node._grad is not None:
+        node._grad += g
+    elif g.nrow == data.nrow and g.ncol == data.ncol:
+        node._grad = g if owned else g.copy()
+    elif g.nrow == 1 and g.ncol == 1:
+        node._grad = type(g).full(data.nrow, data.ncol, g.item())
+    else:
+        node._grad = type(g).zeros(data.nrow, data.ncol) + g
 
 
 def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = False,

@@ -7,7 +7,7 @@ kernels trust the sizes they are given, so nothing here passes a size it did not
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from .base import Storage
 
 _malloc = ffi.new_allocator(should_clear_after_alloc=False)
 _pool_alloc, _pool_free, _gc, _cast, _NULL = lib.pag_alloc, lib.pag_free, ffi.gc, ffi.cast, ffi.NULL
+_new = object.__new__
 _binary_kernel = lib.pag_binary
 _same_kernel = lib.pag_binary_same
 _scalar_kernel = lib.pag_binary_scalar
@@ -28,15 +29,25 @@ POOL_MIN_VALUES = 2048
 MAX_VALUES = 1 << 53  # far beyond any machine's memory, and every size stays exact in a double
 
 
-def _buffer(nrow: int, ncol: int):
-    """An uninitialised buffer of nrow * ncol doubles, or a MemoryError naming the shape."""
+def _pooled(nrow: int, ncol: int):
+    """A buffer of nrow * ncol doubles from the pool, or a MemoryError naming the shape."""
     n = nrow * ncol
-    if n < POOL_MIN_VALUES:
-        return _malloc("double[]", n)
     p = _pool_alloc(n * 8) if n <= MAX_VALUES else _NULL
     if p == _NULL:
         raise MemoryError(f"cannot allocate a ({nrow}, {ncol}) float64 matrix: {n * 8:,} bytes")
     return _gc(_cast("double *", p), _pool_free, n * 8)
+
+
+def _empty(nrow: int, ncol: int, transposed: bool = False) -> "CArray":
+    """An uninitialised CArray (every kernel writes all of its output). Built without __init__:
+    this runs once per op, so it is kept to the bare slot stores."""
+    out = _new(CArray)
+    out.nrow = nrow
+    out.ncol = ncol
+    out.transposed = transposed
+    n = nrow * ncol
+    out.buf = _malloc("double[]", n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
+    return out
 
 
 def empty_cache() -> int:
@@ -100,13 +111,14 @@ class CArray(Storage):
         """An uninitialised nrow x ncol matrix (every kernel writes all of its output)."""
         self.nrow = nrow
         self.ncol = ncol
-        self.buf = _buffer(nrow, ncol)
+        n = nrow * ncol
+        self.buf = _malloc("double[]", n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
         self.transposed = transposed
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "CArray":
         nrow, ncol = arr.shape
-        out = cls(nrow, ncol)
+        out = _empty(nrow, ncol)
         ffi.memmove(out.buf, np.ascontiguousarray(arr, dtype=np.float64), nrow * ncol * 8)
         return out
 
@@ -122,7 +134,7 @@ class CArray(Storage):
 
     @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "CArray":
-        out = cls(nrow, ncol)
+        out = _empty(nrow, ncol)
         lib.pag_fill(nrow * ncol, value, out.buf)
         return out
 
@@ -138,7 +150,7 @@ class CArray(Storage):
         return arr
 
     def copy(self) -> "CArray":
-        out = CArray(self.nrow, self.ncol, self.transposed)
+        out = _empty(self.nrow, self.ncol, self.transposed)
         ffi.memmove(out.buf, self.buf, self.nrow * self.ncol * 8)
         return out
 
@@ -152,7 +164,7 @@ class CArray(Storage):
         already are, else a copy through the transpose kernel."""
         if self.transposed == transposed or self.nrow == 1 or self.ncol == 1:
             return self
-        out = CArray(self.nrow, self.ncol, transposed)
+        out = _empty(self.nrow, self.ncol, transposed)
         if transposed:
             lib.pag_transpose(self.nrow, self.ncol, self.buf, out.buf)
         else:
@@ -164,31 +176,31 @@ class CArray(Storage):
         nrow, ncol = shape
         if (other.nrow == self.nrow == nrow and other.ncol == self.ncol == ncol
                 and other.transposed == self.transposed):
-            out = CArray(nrow, ncol, self.transposed)
+            out = _empty(nrow, ncol, self.transposed)
             _same_kernel(_BINARY[op], nrow * ncol, self.buf, other.buf, out.buf)
             return out
-        out = CArray(nrow, ncol)
+        out = _empty(nrow, ncol)
         _binary_kernel(_BINARY[op], nrow, ncol, self.buf, *_strides(self), other.buf,
                        *_strides(other), out.buf)
         return out
 
     def _binary_scalar(self, op: str, s: float, reverse: bool) -> "CArray":
-        out = CArray(self.nrow, self.ncol, self.transposed)
+        out = _empty(self.nrow, self.ncol, self.transposed)
         _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, reverse, out.buf)
         return out
 
     def _unary(self, op: str) -> "CArray":
-        out = CArray(self.nrow, self.ncol, self.transposed)
+        out = _empty(self.nrow, self.ncol, self.transposed)
         _unary_kernel(_UNARY[op], self.nrow * self.ncol, self.buf, out.buf)
         return out
 
     def _pow(self, p: float) -> "CArray":
-        out = CArray(self.nrow, self.ncol, self.transposed)
+        out = _empty(self.nrow, self.ncol, self.transposed)
         lib.pag_pow_scalar(self.nrow * self.ncol, self.buf, p, out.buf)
         return out
 
     def _matmul(self, other: "CArray", ta: bool, tb: bool, m: int, n: int, k: int) -> "CArray":
-        out = CArray(m, n)
+        out = _empty(m, n)
         # a transposed view is its parent's buffer read the other way round: flip the flag
         if _matmul_kernel(ta != self.transposed, tb != other.transposed, m, n, k, self.buf,
                           other.buf, 0, out.buf, _threads[0]) != 0:
@@ -214,8 +226,8 @@ class CArray(Storage):
         return out
 
     def _reduce(self, op: str, axis: Optional[int]) -> "CArray":
-        out = CArray(1, 1) if axis is None else (
-            CArray(1, self.ncol) if axis == 0 else CArray(self.nrow, 1))
+        out = _empty(1, 1) if axis is None else (
+            _empty(1, self.ncol) if axis == 0 else _empty(self.nrow, 1))
         if not self.transposed:
             lib.pag_reduce(_REDUCE[op], _AXIS[axis], self.nrow, self.ncol, self.buf, out.buf)
         elif axis is None:  # the reference sums in row-major order: so must we
@@ -253,7 +265,56 @@ class CArray(Storage):
         lib.pag_axpy(self.nrow * self.ncol, alpha, other._in_layout(self.transposed).buf, self.buf)
 
     def _dsigmoid(self, grad: "CArray") -> "CArray":
-        out = CArray(self.nrow, self.ncol, self.transposed)
+        out = _empty(self.nrow, self.ncol, self.transposed)
         lib.pag_sigmoid_backward(self.nrow * self.ncol, self.buf,
                                  grad._in_layout(self.transposed).buf, out.buf)
         return out
+
+
+def _fast(op: str, generic: Callable, reverse: bool = False) -> Callable:
+    """A hot operator of CArray: operands of the same shape and layout, and plain numbers, go
+    straight to their kernel; everything else (broadcasting, mixed layouts, other backends,
+    errors) takes the generic path of the Storage contract. `reverse`: number (op) self."""
+    code = _BINARY[op]
+
+    def operator(self: CArray, other: object) -> CArray:
+        kind = type(other)
+        if kind is CArray:
+            if (not reverse and other.nrow == self.nrow and other.ncol == self.ncol
+                    and other.transposed == self.transposed):
+                out = _empty(self.nrow, self.ncol, self.transposed)
+                _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, out.buf)
+                return out
+        elif kind is float or kind is int:
+            out = _empty(self.nrow, self.ncol, self.transposed)
+            _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, reverse, out.buf)
+            return out
+        return generic(self, other)
+    operator.__name__, operator.__doc__ = generic.__name__, generic.__doc__
+    return operator
+
+
+def _fast_inplace(op: str, generic: Callable) -> Callable:
+    """A hot in-place operator (gradient accumulation, parameter updates), likewise."""
+    code = _BINARY[op]
+
+    def operator(self: CArray, other: object) -> CArray:
+        kind = type(other)
+        if kind is CArray:
+            if (other.nrow == self.nrow and other.ncol == self.ncol
+                    and other.transposed == self.transposed):
+                _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, self.buf)
+                return self
+        elif kind is float or kind is int:
+            _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, 0, self.buf)
+            return self
+        return generic(self, other)
+    operator.__name__, operator.__doc__ = generic.__name__, generic.__doc__
+    return operator
+
+
+for _op, _name in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv")):
+    setattr(CArray, f"__{_name}__", _fast(_op, getattr(Storage, f"__{_name}__")))
+    setattr(CArray, f"__r{_name}__", _fast(_op, getattr(Storage, f"__r{_name}__"), reverse=True))
+for _op in ("add", "sub"):
+    setattr(CArray, f"__i{_op}__", _fast_inplace(_op, getattr(Storage, f"__i{_op}__")))
