@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import threading
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -150,7 +151,7 @@ class Matrix:
                                "(none of the matrices it was computed from requires one)")
         seed = self._seed(gradient)
         if self._gradient is None:  # a leaf: nothing to propagate, only to accumulate
-            self.grad += seed
+            _accumulate(self, seed)
             return
         order = self._topological_order()
         for node in order:
@@ -516,19 +517,26 @@ def stable_softmax(x: Any, values: Storage, axis: int, log: bool) -> Any:
     return exps / exps.sum(axis)
 
 
+# Leaves may be shared by the backward passes of several threads (a model trained from a thread
+# pool): every addition into a gradient holds this lock, as PyTorch's AccumulateGrad does, so
+# that none is lost while a kernel runs without the GIL. Products are computed outside it.
+_grad_lock = threading.Lock()
+
+
 def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0) -> None:
     """node.grad += scale * g. The first gradient to arrive is adopted as node.grad (or copied,
     when the caller does not own it) instead of being added to a matrix of zeros."""
-    current = node._grad
-    if current is None:
-        if scale != 1.0:
-            node._grad = g * scale
+    with _grad_lock:
+        current = node._grad
+        if current is None:
+            if scale != 1.0:
+                node._grad = g * scale
+            else:
+                node._grad = g if owned else g.copy()
+        elif scale == 1.0:
+            current += g
         else:
-            node._grad = g if owned else g.copy()
-    elif scale == 1.0:
-        current += g
-    else:
-        current.add_scaled_(g, scale)
+            current.add_scaled_(g, scale)
 
 
 def _sum_to(grad: Storage, node: Matrix) -> Storage:
@@ -544,14 +552,15 @@ def _accumulate_expanded(node: Matrix, g: Storage, owned: bool = True) -> None:
     """node.grad += g broadcast to node's shape: the backward of a sum or a mean, where every
     input value gets the upstream gradient of its row, column or whole."""
     data = node.data
-    if node._grad is not None:
-        node._grad += g
-    elif g.nrow == data.nrow and g.ncol == data.ncol:
-        node._grad = g if owned else g.copy()
-    elif g.nrow == 1 and g.ncol == 1:
-        node._grad = type(g).full(data.nrow, data.ncol, g.item())
-    else:
-        node._grad = type(g).zeros(data.nrow, data.ncol) + g
+    with _grad_lock:
+        if node._grad is not None:
+            node._grad += g
+        elif g.nrow == data.nrow and g.ncol == data.ncol:
+            node._grad = g if owned else g.copy()
+        elif g.nrow == 1 and g.ncol == 1:
+            node._grad = type(g).full(data.nrow, data.ncol, g.item())
+        else:
+            node._grad = type(g).zeros(data.nrow, data.ncol) + g
 
 
 def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = False,
@@ -561,10 +570,16 @@ def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = Fal
     column-major, so that the view's own backward hands W a row-major gradient for free."""
     if node._grad is None:
         if node.data.transposed:
-            node._grad = a.matmul_transposed(b, trans_a, trans_b)
+            product = a.matmul_transposed(b, trans_a, trans_b)
         else:
-            node._grad = a.matmul(b, trans_a, trans_b)
-    else:
+            product = a.matmul(b, trans_a, trans_b)
+        with _grad_lock:
+            if node._grad is None:
+                node._grad = product
+                return
+            node._grad += product  # another thread's gradient came first
+        return
+    with _grad_lock:
         node._grad.add_matmul_(a, b, trans_a, trans_b)
 
 

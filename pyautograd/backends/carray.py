@@ -15,6 +15,7 @@ from ._ckernels import ffi, lib
 from .base import Storage
 
 _malloc = ffi.new_allocator(should_clear_after_alloc=False)
+_DOUBLES = ffi.typeof("double[]")
 _pool_alloc, _pool_free, _gc, _cast, _NULL = lib.pag_alloc, lib.pag_free, ffi.gc, ffi.cast, ffi.NULL
 _new = object.__new__
 _binary_kernel = lib.pag_binary
@@ -46,7 +47,7 @@ def _empty(nrow: int, ncol: int, transposed: bool = False) -> "CArray":
     out.ncol = ncol
     out.transposed = transposed
     n = nrow * ncol
-    out.buf = _malloc("double[]", n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
+    out.buf = _malloc(_DOUBLES, n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
     return out
 
 
@@ -112,7 +113,7 @@ class CArray(Storage):
         self.nrow = nrow
         self.ncol = ncol
         n = nrow * ncol
-        self.buf = _malloc("double[]", n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
+        self.buf = _malloc(_DOUBLES, n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
         self.transposed = transposed
 
     @classmethod
