@@ -1,7 +1,10 @@
-"""Layers and losses in the PyTorch idiom."""
-from . import functional
+"""Layers, losses, initialisers and the bridge to PyTorch, in the PyTorch idiom."""
+from . import functional, init
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .modules import Linear, Module, ReLU, Sequential, Sigmoid, Tanh
+from .module import Module
+from .modules import (GELU, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ModuleList, ReLU,
+                      Sequential, Sigmoid, Softmax, Tanh)
 
-__all__ = ["Module", "Linear", "Sequential", "Sigmoid", "ReLU", "Tanh", "MSELoss", "BCELoss",
-           "BCEWithLogitsLoss", "CrossEntropyLoss", "functional"]
+__all__ = ["Module", "Linear", "Sequential", "ModuleList", "Identity", "Sigmoid", "ReLU", "Tanh",
+           "LeakyReLU", "GELU", "Softmax", "LogSoftmax", "Dropout", "MSELoss", "BCELoss",
+           "BCEWithLogitsLoss", "CrossEntropyLoss", "functional", "init"]
