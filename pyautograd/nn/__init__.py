@@ -4,7 +4,8 @@ from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
 from .modules import (GELU, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ModuleList, ReLU,
                       Sequential, Sigmoid, Softmax, Tanh)
+from .torch_bridge import from_torch, to_torch
 
 __all__ = ["Module", "Linear", "Sequential", "ModuleList", "Identity", "Sigmoid", "ReLU", "Tanh",
            "LeakyReLU", "GELU", "Softmax", "LogSoftmax", "Dropout", "MSELoss", "BCELoss",
-           "BCEWithLogitsLoss", "CrossEntropyLoss", "functional", "init"]
+           "BCEWithLogitsLoss", "CrossEntropyLoss", "functional", "init", "to_torch", "from_torch"]
