@@ -71,9 +71,10 @@ def check_reduction(op: str, reduction: str) -> str:
 def _loss_node(op: str, reduction: str, values: Storage, terms: Tuple[Any, ...]) -> Matrix:
     """The loss node: element-wise `values` reduced by `reduction`.
 
-    `terms` holds (input, local, scale) triples: d(values)/d(input) = scale * local(), where
-    local() returns a storage the caller owns. With a reduction, the upstream gradient is a
-    1x1 whose value (divided by the count for "mean") folds into the scale."""
+    `terms` holds (input, local, scale) triples: d(values)/d(input) = scale * local(); local()
+    may return a storage that is still in use (it is never modified). With a reduction, the
+    upstream gradient is a 1x1 whose value (divided by the count for "mean") folds into the
+    scale, so no gradient-sized temporary is made for it."""
     check_reduction(op, reduction)
     if reduction == "none":
         out = values
@@ -90,7 +91,7 @@ def _loss_node(op: str, reduction: str, values: Storage, terms: Tuple[Any, ...])
                 if reduction == "none":
                     _accumulate(node, local() * grad, scale=scale)
                 else:
-                    _accumulate(node, local(), scale=scale * grad.item() / divisor)
+                    _accumulate(node, local(), owned=False, scale=scale * grad.item() / divisor)
         result._gradient = _gradient
     return result
 
@@ -110,7 +111,7 @@ def mse_loss(prediction: Matrix, target: Any, reduction: str = "mean") -> Matrix
     prediction, target = _same_shape_target("mse_loss", prediction, target)
     diff = prediction.data - target.data
     return _loss_node("mse_loss", reduction, diff * diff,
-                      ((prediction, diff.copy, 2.0), (target, diff.copy, -2.0)))
+                      ((prediction, lambda: diff, 2.0), (target, lambda: diff, -2.0)))
 
 
 def _check_unit_interval(op: str, what: str, values: Storage) -> None:
@@ -153,7 +154,7 @@ def binary_cross_entropy_with_logits(logits: Matrix, target: Any, reduction: str
     z, y = logits.data, target.data
     loss = z.relu() - z * y + ((-z.abs()).exp() + 1.0).log()
     return _loss_node(op, reduction, loss,
-                      ((logits, lambda: z.sigmoid() - y, 1.0), (target, z.copy, -1.0)))
+                      ((logits, lambda: z.sigmoid() - y, 1.0), (target, lambda: z, -1.0)))
 
 
 def one_hot(classes: Any, num_classes: int, like: Matrix) -> Matrix:
