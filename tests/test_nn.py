@@ -379,3 +379,25 @@ def test_loss_argument_errors():
         nn.CrossEntropyLoss(label_smoothing=1.5)
     with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0"):
         F.cross_entropy(ag.mat([[1.0, 2.0]]), [0], label_smoothing=-0.1)
+
+
+@pytest.mark.parametrize("name", ["gelu", "leaky_relu", "mse_sum", "mse_none", "bce_none",
+                                  "bce_logits_sum", "ce_smoothed", "ce_none", "dropout_eval"])
+def test_forward_mode_agrees_with_reverse_mode_through_the_new_layers(backend_name, name):
+    x = ag.mat([[0.3, -1.2, 2.0], [-0.4, 0.9, -2.5]])
+    y = [[0.0, 1.0, 0.2], [1.0, 0.5, 0.0]]
+    fns = {
+        "gelu": nn.GELU(),
+        "leaky_relu": nn.LeakyReLU(0.2),
+        "mse_sum": lambda z: nn.MSELoss(reduction="sum")(z, y),
+        "mse_none": lambda z: nn.MSELoss(reduction="none")(z, y),
+        "bce_none": lambda z: nn.BCELoss(reduction="none")(z.sigmoid(), y),
+        "bce_logits_sum": lambda z: nn.BCEWithLogitsLoss(reduction="sum")(z, y),
+        "ce_smoothed": lambda z: nn.CrossEntropyLoss(label_smoothing=0.2)(z, [2, 0]),
+        "ce_none": lambda z: nn.CrossEntropyLoss(reduction="none")(z, [1, 0]),
+        "dropout_eval": nn.Dropout(0.5).eval(),
+    }
+    f = fns[name]
+    forward = ag.jacobian(f, x, mode="fwd").numpy()
+    reverse = ag.jacobian(f, x, mode="rev").numpy()
+    np.testing.assert_allclose(forward, reverse, rtol=1e-12, atol=1e-15)

@@ -112,6 +112,10 @@ def test_optimizer_argument_errors():
         optim.SGD([{"params": [w], "betas": (0.9, 0.9)}], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([w * 2], lr=0.1)
+    with pytest.raises(TypeError, match=r"got the module Linear itself; pass its parameters"):
+        optim.SGD(ag.nn.Linear(2, 2), lr=0.1)
+    with pytest.raises(TypeError, match="single Matrix"):
+        optim.SGD(w, lr=0.1)
 
 
 # -- exactly torch.optim: groups, missing gradients, every option ------------------------------

@@ -79,3 +79,14 @@ def test_a_clear_error_without_pytorch(monkeypatch):
         nn.to_torch(nn.Linear(2, 2))
     with pytest.raises(ImportError, match="from_torch needs PyTorch"):
         nn.from_torch(object())
+
+
+def test_load_state_dict_takes_a_torch_state_dict(backend_name):
+    torch = pytest.importorskip("torch")
+    twin = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1)).double()
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1))
+    model.load_state_dict(twin.state_dict())  # (n,) biases load into (1, n) matrices
+    x = np.random.default_rng(3).standard_normal((4, 3))
+    np.testing.assert_allclose(model(x).numpy(), twin(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)

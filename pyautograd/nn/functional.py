@@ -11,6 +11,7 @@ import numpy as np
 from .. import backends
 from ..backends.base import Storage, as_scalar
 from ..factories import generator
+from ..forward import Dual
 from ..matrix import Matrix, _accumulate, _accumulate_matmul, _lift, _node
 
 LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here, so predictions of 0 and 1 stay finite
@@ -22,6 +23,18 @@ GELU_BETA = 1.0 / math.sqrt(2.0 * math.pi)  # the normal density's constant, for
 def _dual(*operands: Any) -> bool:
     """True when forward mode's dual numbers are among the operands (see pyautograd.forward)."""
     return any(getattr(m, "_takes_over_matrix_ops", False) for m in operands)
+
+
+def _storage_of(m: Any) -> Storage:
+    """The values of a Matrix, or of forward mode's dual number."""
+    return m.value if _dual(m) else m.data
+
+
+def _reduce_dual(values: Any, reduction: str) -> Any:
+    """A loss's element-wise dual numbers, reduced (forward mode composes the generic ops)."""
+    if reduction == "none":
+        return values
+    return values.sum() if reduction == "sum" else values.mean()
 
 
 def _check_same_shape(op: str, prediction: Matrix, target: Matrix) -> None:
@@ -106,8 +119,9 @@ def _same_shape_target(op: str, prediction: Any, target: Any) -> Tuple[Matrix, M
 def mse_loss(prediction: Matrix, target: Any, reduction: str = "mean") -> Matrix:
     """(prediction - target)^2, averaged (or summed) over all elements unless reduction="none".
     dL/dprediction = 2 (prediction - target) (/ N for the mean)."""
-    if _dual(prediction, target):
-        return ((prediction - target) ** 2).mean()  # forward mode's dual numbers
+    check_reduction("mse_loss", reduction)
+    if _dual(prediction, target):  # forward mode's dual numbers
+        return _reduce_dual((prediction - target) ** 2, reduction)
     prediction, target = _same_shape_target("mse_loss", prediction, target)
     diff = prediction.data - target.data
     return _loss_node("mse_loss", reduction, diff * diff,
@@ -132,6 +146,12 @@ def binary_cross_entropy(prediction: Matrix, target: Any, reduction: str = "mean
     [0, 1] raise InputRangeError (a ValueError and a RuntimeError, which PyTorch raises)."""
     op = "binary_cross_entropy"
     check_reduction(op, reduction)
+    if _dual(prediction, target):  # forward mode: the same maths, logs unclamped
+        target = target if _dual(target) else _lift(target)
+        _check_unit_interval(op, "input", _storage_of(prediction))
+        _check_unit_interval(op, "target", _storage_of(target))
+        return _reduce_dual(-(target * prediction.log() + (1.0 - target) * (1.0 - prediction).log()),
+                            reduction)
     prediction, target = _same_shape_target(op, prediction, target)
     p, y = prediction.data, target.data
     _check_unit_interval(op, "input", p)
@@ -150,6 +170,9 @@ def binary_cross_entropy_with_logits(logits: Matrix, target: Any, reduction: str
     dL/dz = sigmoid(z) - y; finite at logits of ±1e4 and beyond."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
+    if _dual(logits, target):  # forward mode's dual numbers
+        return _reduce_dual(logits.relu() - logits * target + ((-logits.abs()).exp() + 1.0).log(),
+                            reduction)
     logits, target = _same_shape_target(op, logits, target)
     z, y = logits.data, target.data
     loss = z.relu() - z * y + ((-z.abs()).exp() + 1.0).log()
@@ -157,7 +180,7 @@ def binary_cross_entropy_with_logits(logits: Matrix, target: Any, reduction: str
                       ((logits, lambda: z.sigmoid() - y, 1.0), (target, lambda: z, -1.0)))
 
 
-def one_hot(classes: Any, num_classes: int, like: Matrix) -> Matrix:
+def one_hot(classes: Any, num_classes: int, like: Any) -> Matrix:
     """Class indices (a list or 1-D array of ints) as an (N, num_classes) 0/1 matrix."""
     indices = np.asarray(classes)
     if indices.ndim != 1 or indices.dtype.kind not in "iu":
@@ -168,7 +191,7 @@ def one_hot(classes: Any, num_classes: int, like: Matrix) -> Matrix:
                          f"{indices.min()}..{indices.max()}")
     hot = np.zeros((indices.size, num_classes))
     hot[np.arange(indices.size), indices] = 1.0
-    return Matrix(type(like.data).from_array(hot), requires_grad=False)
+    return Matrix(type(_storage_of(like)).from_array(hot), requires_grad=False)
 
 
 def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
@@ -185,7 +208,7 @@ def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
                               f"{label_smoothing!r}")
     logits = as_input(logits, op)
     n, c = logits.shape
-    if isinstance(target, Matrix):
+    if isinstance(target, Matrix) or _dual(target):
         hot = target
     else:
         hot = one_hot(target, c, logits)
@@ -218,8 +241,10 @@ def leaky_relu(x: Matrix, negative_slope: float = 0.01) -> Matrix:
     (negative_slope at 0, as PyTorch)."""
     slope = as_scalar(negative_slope, "leaky_relu")
     x = as_input(x, "leaky_relu")
-    positive = x.data > 0.0
+    positive = _storage_of(x) > 0.0
     factor = positive + (1.0 - positive) * slope
+    if _dual(x):
+        return Dual(x.value * factor, x.tangent * factor)
     result = _node(x.data * factor, (x,), "leaky_relu")
     if result.requires_grad:
         def _gradient(grad: Storage) -> None:
@@ -236,9 +261,12 @@ def gelu(x: Matrix) -> Matrix:
     d/dx = Phi(x) + x phi(x). The storages have no erf kernel, so erf comes from Python's
     math.erf over a NumPy copy of the values (to within an ulp of PyTorch's erf)."""
     x = as_input(x, "gelu")
-    values = x.data.numpy()
+    values = _storage_of(x).numpy()
     cdf = 0.5 * (1.0 + _erf(values * SQRT1_2).astype(np.float64))
-    cls = type(x.data)
+    cls = type(_storage_of(x))
+    if _dual(x):
+        slope = cls.from_array(cdf + values * np.exp(-0.5 * values * values) * GELU_BETA)
+        return Dual(cls.from_array(values * cdf), x.tangent * slope)
     result = _node(cls.from_array(values * cdf), (x,), "gelu")
     if result.requires_grad:
         def _gradient(grad: Storage) -> None:
@@ -260,7 +288,7 @@ def dropout(x: Matrix, p: float = 0.5, training: bool = True,
     if p == 1.0:
         return x * 0.0
     keep = (rng if rng is not None else generator()).random(x.shape) >= p
-    mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
+    mask = Matrix(type(_storage_of(x)).from_array(keep / (1.0 - p)), requires_grad=False)
     return x * mask
 
 

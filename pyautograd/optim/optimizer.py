@@ -43,6 +43,9 @@ class Optimizer:
 
     def __init__(self, params: Params, defaults: Dict[str, Any]) -> None:
         name = type(self).__name__
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(f"{name}: got the module {type(params).__name__} itself; pass its "
+                            "parameters: model.parameters()")
         if isinstance(params, (Matrix, dict)):
             raise TypeError(f"{name}: params must be an iterable of Matrices or of dicts, got a "
                             f"single {type(params).__name__}")
