@@ -305,3 +305,27 @@ def test_lambda_lr_and_scheduler_state_dict(backend_name):
         optim.lr_scheduler.StepLR(opt, step_size=0)
     with pytest.raises(TypeError, match="is not an Optimizer"):
         optim.lr_scheduler.StepLR(topt, step_size=3)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_an_optimizer_with_its_model_survives_pickle_and_deepcopy(backend_name, how):
+    import copy
+    import pickle
+    w0, b0, x0 = _problem(3)
+    w, b, x = ag.mat(w0), ag.mat(b0), ag.mat(x0, requires_grad=False)
+    opt = optim.Adam([w, b], lr=0.01, amsgrad=True)
+    for k in range(5):
+        opt.zero_grad()
+        _loss_at(k, w, b, x).backward()
+        opt.step()
+    bundle = (w, b, opt)
+    w2, b2, opt2 = pickle.loads(pickle.dumps(bundle)) if how == "pickle" else copy.deepcopy(bundle)
+    assert opt2.param_groups[0]["params"][0] is w2 and w2 in opt2.state
+    for k in range(5, 10):
+        for ww, bb, oo in ((w, b, opt), (w2, b2, opt2)):
+            oo.zero_grad()
+            _loss_at(k, ww, bb, x).backward()
+            oo.step()
+    np.testing.assert_array_equal(w2.numpy(), w.numpy())
+    np.testing.assert_array_equal(b2.numpy(), b.numpy())
+    assert w2.backend == backend_name

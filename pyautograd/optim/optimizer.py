@@ -175,6 +175,18 @@ class Optimizer:
             group.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
         self.state = new_state
 
+    def __getstate__(self) -> Dict[str, Any]:
+        """For pickle and deepcopy: buffers travel as matrices (which pickle on every backend)."""
+        attrs = dict(self.__dict__)
+        attrs["state"] = {p: {k: Matrix(v, requires_grad=False) if isinstance(v, Storage) else v
+                              for k, v in buffers.items()} for p, buffers in self.state.items()}
+        return attrs
+
+    def __setstate__(self, attrs: Dict[str, Any]) -> None:
+        attrs["state"] = {p: {k: v.data if isinstance(v, Matrix) else v for k, v in buffers.items()}
+                          for p, buffers in attrs["state"].items()}
+        self.__dict__.update(attrs)
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
