@@ -9,18 +9,21 @@
 """
 from .backends import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from .factories import from_numpy, full, manual_seed, ones, randn, zeros
-from .grad_mode import is_grad_enabled, no_grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, jacobian, jvp
 from .matrix import Matrix, mat
 from .memory import cache_info, empty_cache, set_cache_limit
+from .dlpack import from_dlpack
+from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
 
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "from_numpy", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
-    "jacobian", "empty_cache", "set_cache_limit", "cache_info",
+    "jacobian", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
+    "empty_cache", "set_cache_limit", "cache_info",
 ]
 __version__ = "0.1.0"

@@ -1,11 +1,15 @@
-"""Small synthetic data sets, splitting and batching, and saving a module's parameters.
+"""Small synthetic data sets, splitting and batching, and saving a module's state.
 
 Every generator is deterministic for a given seed and returns (X, Y): X of shape (n, 2) and Y of
 shape (n, 1) holding class labels (0.0, 1.0, ...), both matrices that require no gradient, on the
-current backend."""
+current backend. Splitting and batching take matrices, NumPy arrays or a mix, and give back the
+kinds they were given (integer labels stay integer arrays)."""
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+import math
+import os
+import tempfile
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
@@ -13,11 +17,19 @@ from . import backends
 from .matrix import Matrix
 
 Dataset = Tuple[Matrix, Matrix]
+Rows = Union[Matrix, np.ndarray]
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _check_n(name: str, n: int, minimum: int = 2) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
         raise ValueError(f"{name}: n must be an integer of at least {minimum}, got {n!r}")
+
+
+def _check_noise(name: str, noise: float) -> None:
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= noise < math.inf:
+        raise ValueError(f"{name}: noise must be a finite number >= 0, got {noise!r}")
 
 
 def _finish(X: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> Dataset:
@@ -30,6 +42,7 @@ def _finish(X: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> Data
 def make_moons(n: int = 1000, noise: float = 0.1, seed: Optional[int] = None) -> Dataset:
     """Two interleaving half circles (class 0 on top, class 1 below), plus Gaussian noise."""
     _check_n("make_moons", n)
+    _check_noise("make_moons", noise)
     rng = np.random.default_rng(seed)
     n_top = n // 2
     t_top = np.linspace(0.0, np.pi, n_top)
@@ -44,6 +57,7 @@ def make_spirals(n: int = 1000, noise: float = 0.1, seed: Optional[int] = None,
                  turns: float = 1.5) -> Dataset:
     """Two spirals wound around each other `turns` times, plus Gaussian noise."""
     _check_n("make_spirals", n)
+    _check_noise("make_spirals", noise)
     rng = np.random.default_rng(seed)
     half = n // 2
     counts = (half, n - half)
@@ -60,6 +74,7 @@ def make_xor(n: int = 1000, noise: float = 0.1, seed: Optional[int] = None) -> D
     """Points in [-1, 1]^2, class 1 where both coordinates have the same sign; noise jitters
     the points after labelling, so classes overlap near the axes."""
     _check_n("make_xor", n)
+    _check_noise("make_xor", noise)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1.0, 1.0, (n, 2))
     labels = (X[:, 0] * X[:, 1] > 0).astype(int)
@@ -71,8 +86,9 @@ def make_blobs(n: int = 1000, noise: float = 0.5, seed: Optional[int] = None,
                centers: int = 2) -> Dataset:
     """`centers` Gaussian blobs (standard deviation `noise`) on a circle of radius 2."""
     _check_n("make_blobs", n)
-    if centers < 2:
-        raise ValueError(f"make_blobs: centers must be at least 2, got {centers!r}")
+    _check_noise("make_blobs", noise)
+    if isinstance(centers, bool) or not isinstance(centers, (int, np.integer)) or centers < 2:
+        raise ValueError(f"make_blobs: centers must be an integer of at least 2, got {centers!r}")
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % centers
     angles = 2 * np.pi * labels / centers
@@ -83,56 +99,146 @@ def make_blobs(n: int = 1000, noise: float = 0.5, seed: Optional[int] = None,
 DATASETS = {"moons": make_moons, "spirals": make_spirals, "xor": make_xor, "blobs": make_blobs}
 
 
-def _rows(m: Matrix, index: np.ndarray) -> Matrix:
-    return Matrix(type(m.data).from_array(m.numpy()[index]), requires_grad=False)
+def _check_rows(op: str, name: str, value: Any) -> int:
+    """The number of rows of a Matrix or a NumPy array (anything else is a TypeError)."""
+    if isinstance(value, Matrix):
+        return value.shape[0]
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            raise ValueError(f"{op}: {name} is a 0-d array, it has no rows")
+        return value.shape[0]
+    raise TypeError(f"{op}: {name} must be a Matrix or a NumPy array, got {type(value).__name__}")
 
 
-def train_test_split(X: Matrix, Y: Matrix, test_fraction: float = 0.25,
-                     seed: Optional[int] = None) -> Tuple[Matrix, Matrix, Matrix, Matrix]:
-    """(X_train, X_test, Y_train, Y_test): a random split of the rows, scikit-learn's order."""
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"train_test_split: X has {X.shape[0]} rows, Y has {Y.shape[0]}")
-    n = X.shape[0]
-    n_test = int(round(n * test_fraction))
+def _paired_rows(op: str, X: Rows, Y: Rows) -> int:
+    n, m = _check_rows(op, "X", X), _check_rows(op, "Y", Y)
+    if n != m:
+        raise ValueError(f"{op}: X has {n} rows, Y has {m}")
+    return n
+
+
+def _take(value: Rows, index: np.ndarray) -> Rows:
+    """The rows `index` of value, of the same kind: an array (same dtype) or a constant Matrix on
+    the same backend."""
+    if isinstance(value, np.ndarray):
+        return value[index]
+    return Matrix(type(value.data).from_array(value.numpy()[index]), requires_grad=False)
+
+
+def train_test_split(X: Rows, Y: Rows, test_size: float = 0.25,
+                     seed: Optional[int] = None) -> Tuple[Rows, Rows, Rows, Rows]:
+    """(X_train, X_test, Y_train, Y_test): a random split of the rows, scikit-learn's order.
+    X and Y are matrices or NumPy arrays (each comes back as the kind it was); test_size is
+    the fraction of rows held out, in (0, 1)."""
+    n = _paired_rows("train_test_split", X, Y)
+    if isinstance(test_size, bool) or not isinstance(test_size, (float, int, np.floating)) \
+            or not 0.0 < test_size < 1.0:
+        raise ValueError(f"train_test_split: test_size must be a fraction in (0, 1), got "
+                         f"{test_size!r}")
+    n_test = int(round(n * test_size))
     if not 0 < n_test < n:
-        raise ValueError(f"train_test_split: test_fraction {test_fraction!r} of {n} rows leaves "
+        raise ValueError(f"train_test_split: test_size {test_size!r} of {n} rows leaves "
                          "an empty side")
     order = np.random.default_rng(seed).permutation(n)
     test, train = order[:n_test], order[n_test:]
-    return _rows(X, train), _rows(X, test), _rows(Y, train), _rows(Y, test)
+    return _take(X, train), _take(X, test), _take(Y, train), _take(Y, test)
 
 
-def batches(X: Matrix, Y: Matrix, batch_size: int, shuffle: bool = True,
-            seed: Optional[int] = None) -> Iterator[Tuple[Matrix, Matrix]]:
-    """(X, Y) row batches of `batch_size` (the last may be smaller), shuffled when asked."""
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"batches: X has {X.shape[0]} rows, Y has {Y.shape[0]}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+def batches(X: Rows, Y: Rows, batch_size: int, shuffle: bool = True,
+            seed: Optional[int] = None) -> Iterator[Tuple[Rows, Rows]]:
+    """(X, Y) row batches of `batch_size` (the last may be smaller), shuffled when asked; each
+    of the same kind (Matrix or NumPy array, same dtype) as it was given."""
+    n = _paired_rows("batches", X, Y)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
-    n = X.shape[0]
+    return _batches(X, Y, n, int(batch_size), shuffle, seed)
+
+
+def _batches(X: Rows, Y: Rows, n: int, batch_size: int, shuffle: bool,
+             seed: Optional[int]) -> Iterator[Tuple[Rows, Rows]]:
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    x_all, y_all = X.numpy(), Y.numpy()
-    cls_x, cls_y = type(X.data), type(Y.data)
+    x_all = X if isinstance(X, np.ndarray) else X.numpy()
+    y_all = Y if isinstance(Y, np.ndarray) else Y.numpy()
     for start in range(0, n, batch_size):
         index = order[start:start + batch_size]
-        yield (Matrix(cls_x.from_array(x_all[index]), requires_grad=False),
-               Matrix(cls_y.from_array(y_all[index]), requires_grad=False))
+        yield (x_all[index] if X is x_all else Matrix(type(X.data).from_array(x_all[index]), False),
+               y_all[index] if Y is y_all else Matrix(type(Y.data).from_array(y_all[index]), False))
 
 
-def save(module, path: str) -> None:
-    """Write the module's parameters, by name, to a NumPy .npz file."""
-    np.savez(path, **{name: p.numpy() for name, p in module.named_parameters()})
+# -- saving and loading ---------------------------------------------------------------------------
+
+def _npz_path(path: PathLike) -> str:
+    """The file a path names, for save and load alike: ".npz" is appended when missing."""
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    return path if path.endswith(".npz") else path + ".npz"
 
 
-def load(module, path: str) -> None:
-    """Read parameters written by save() into the module (names and shapes must match)."""
-    with np.load(path) as stored:
-        params = dict(module.named_parameters())
-        if set(stored.files) != set(params):
-            raise ValueError(f"load: {path} holds {sorted(stored.files)}, the module has "
-                             f"{sorted(params)}")
-        for name, p in params.items():
-            values = stored[name]
-            if values.shape != p.shape:
-                raise ValueError(f"load: {name} is {values.shape} in {path}, {p.shape} in the module")
-            p.data = type(p.data).from_array(values)
+def _state_arrays(obj: Any) -> Dict[str, np.ndarray]:
+    """A module's state_dict(), or a dict of name -> Matrix/array, as float64 arrays."""
+    state = obj.state_dict() if hasattr(obj, "state_dict") else obj
+    if not isinstance(state, dict):
+        raise TypeError(f"save: expected a Module or a dict of arrays, got {type(obj).__name__}")
+    arrays = {}
+    for name, value in state.items():
+        arr = value.numpy() if isinstance(value, Matrix) else np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"save: {name!r} has dtype {arr.dtype}, expected real numbers")
+        arrays[str(name)] = np.array(arr, dtype=np.float64)
+    return arrays
+
+
+def save(module: Any, path: PathLike) -> str:
+    """Write the module's state (every matrix, frozen ones included, by state_dict name) to a
+    NumPy .npz file, appending ".npz" to `path` when missing; returns the path written.
+
+    The file is written to a temporary file next to it, flushed to disk, then renamed over
+    the old one: a save that fails half-way (a full disk, a crash) leaves the old file intact."""
+    arrays = _state_arrays(module)
+    target = _npz_path(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(target) + ".", suffix=".tmp", dir=directory)
+    try:
+        os.chmod(tmp, os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return target
+
+
+def load(module: Any, path: PathLike) -> None:
+    """Read a state written by save() into the module, appending ".npz" to `path` when
+    missing (as save does). The names, every shape and every dtype (float only) are checked
+    before any parameter changes; pickled data is refused."""
+    source = _npz_path(path)
+    try:
+        stored_file = np.load(source, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"load: {source} is not a file written by save(): {exc}") from exc
+    if not isinstance(stored_file, np.lib.npyio.NpzFile):
+        raise ValueError(f"load: {source} holds a single array, not the .npz archive of save()")
+    with stored_file as stored:
+        own = dict(module.state_dict())
+        if set(stored.files) != set(own):
+            raise ValueError(f"load: {source} holds {sorted(stored.files)}, the module has "
+                             f"{sorted(own)}")
+        arrays = {}
+        for name, m in own.items():
+            try:
+                values = stored[name]
+            except ValueError as exc:  # an object array: would need pickle
+                raise ValueError(f"load: {name} in {source} is not a plain array ({exc})") from exc
+            if values.dtype.kind != "f":
+                raise ValueError(f"load: {name} in {source} has dtype {values.dtype}, expected "
+                                 "floating point")
+            if values.shape != m.shape:
+                raise ValueError(f"load: {name} is {values.shape} in {source}, {m.shape} in the "
+                                 "module")
+            arrays[name] = values
+    module.load_state_dict(arrays)

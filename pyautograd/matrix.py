@@ -504,6 +504,46 @@ class Matrix:
         """exp(x - max) / sum(exp(x - max)) along `axis`: stable for inputs of any size."""
         return stable_softmax(self, self.data, axis, log=False)
 
+    # -- training kit: gradient presence, pickling, DLPack ------------------------------------
+    @property
+    def has_grad(self) -> bool:
+        """True once a backward reached this matrix since zero_grad(): PyTorch's `grad is not
+        None`. Optimizers skip a parameter without one, although its `.grad` reads as zeros."""
+        return self._grad is not None
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickle as a leaf: values and gradient as NumPy arrays, the backend's name and
+        requires_grad (the graph that made a non-leaf is not kept)."""
+        grad = None if self._grad is None else self._grad.numpy().copy()
+        return (Matrix._restore, (self.data.numpy().copy(), self.backend, self.requires_grad, grad))
+
+    @classmethod
+    def _restore(cls, values: np.ndarray, backend: str, requires_grad: bool,
+                 grad: Optional[np.ndarray]) -> "Matrix":
+        storage = backends.storage_class(backend)
+        result = cls(storage.from_array(np.asarray(values, dtype=np.float64)), requires_grad)
+        if grad is not None:
+            result._grad = storage.from_array(np.asarray(grad, dtype=np.float64))
+        return result
+
+    def __deepcopy__(self, memo: dict) -> "Matrix":
+        """A leaf's independent copy (values, requires_grad, gradient), as torch's deepcopy; a
+        non-leaf cannot be deep-copied (its graph cannot be), also as in PyTorch."""
+        if not self.is_leaf:
+            raise RuntimeError(f"deepcopy: only matrices created by the user (graph leaves) can be "
+                               f"deep-copied; this {self.shape} matrix was made by op {self._op!r}"
+                               "; detach() it first")
+        function, args = self.__reduce__()
+        return function(*args)
+
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        """Export the values through DLPack (read-only on the C backend, where no copy is made)."""
+        return self.data.numpy().__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self) -> Tuple[int, int]:
+        """(1, 0): the CPU, as DLPack numbers devices."""
+        return (1, 0)
+
 
 def stable_softmax(x: Any, values: Storage, axis: int, log: bool) -> Any:
     """(log_)softmax of x (a Matrix, or forward mode's Dual) along axis, shifted by the detached

@@ -63,3 +63,50 @@ def test_save_and_load_round_trip(backend_name, tmp_path):
         assert np.array_equal(a.numpy(), b.numpy()) and b.backend == backend_name
     with pytest.raises(ValueError, match="load: .* holds"):
         data.load(nn.Linear(2, 3), str(path))
+
+
+def test_split_and_batches_take_arrays_matrices_or_a_mix(backend_name):
+    X = np.arange(24.0).reshape(12, 2)
+    labels = np.arange(12) % 3  # integer class labels, 1-D
+    for x_in in (X, ag.mat(X, requires_grad=False)):
+        X_train, X_test, y_train, y_test = data.train_test_split(x_in, labels, test_size=0.25, seed=0)
+        assert type(X_train) is type(x_in) and type(X_test) is type(x_in)
+        assert isinstance(y_train, np.ndarray) and y_train.dtype == labels.dtype
+        assert y_train.shape == (9,) and y_test.shape == (3,)
+        x_np = X_train if isinstance(X_train, np.ndarray) else X_train.numpy()
+        np.testing.assert_array_equal(x_np[:, 0] / 2 % 3, y_train)  # rows stay paired
+        if isinstance(X_train, ag.Matrix):
+            assert X_train.backend == backend_name and not X_train.requires_grad
+        for xb, yb in data.batches(x_in, labels, 5, seed=1):
+            assert type(xb) is type(x_in) and yb.dtype == labels.dtype
+            xb_np = xb if isinstance(xb, np.ndarray) else xb.numpy()
+            np.testing.assert_array_equal(xb_np[:, 0] / 2 % 3, yb)
+    sizes = [len(yb) for _, yb in data.batches(X, labels, 5, shuffle=False)]
+    assert sizes == [5, 5, 2]
+    with pytest.raises(TypeError, match="batches: Y must be a Matrix or a NumPy array, got list"):
+        data.batches(X, list(labels), 4)
+    with pytest.raises(ValueError, match="batches: X has 12 rows, Y has 11"):
+        data.batches(X, labels[:11], 4)
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.0, 0.0, -0.5, True, "0.3", float("nan")])
+def test_test_size_must_be_a_fraction(bad):
+    X, Y = np.ones((10, 2)), np.ones(10)
+    with pytest.raises(ValueError, match="test_size must be a fraction in"):
+        data.train_test_split(X, Y, test_size=bad)
+    with pytest.raises(ValueError, match="leaves an empty side"):
+        data.train_test_split(X, Y, test_size=0.01)
+
+
+def test_generator_arguments_are_validated():
+    with pytest.raises(ValueError, match="make_blobs: centers must be an integer of at least 2, got 2.5"):
+        data.make_blobs(10, centers=2.5)
+    with pytest.raises(ValueError, match="make_blobs: centers must be an integer"):
+        data.make_blobs(10, centers=True)
+    for make in data.DATASETS.values():
+        with pytest.raises(ValueError, match="noise must be a finite number >= 0, got -0.1"):
+            make(10, noise=-0.1)
+        with pytest.raises(ValueError, match="noise must be a finite number >= 0"):
+            make(10, noise=float("inf"))
+    X, Y = data.make_moons(10, noise=0.0, seed=0)  # no noise is fine
+    assert X.shape == (10, 2)

@@ -100,9 +100,232 @@ def test_optimizer_argument_errors():
     w = ag.mat([[1.0]])
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="learning rate must be >= 0"):
+    with pytest.raises(ValueError, match="Adam: invalid learning rate -1.0"):
         optim.Adam([w], lr=-1)
     with pytest.raises(TypeError, match="parameters must be Matrix objects"):
         optim.SGD([np.ones(2)], lr=0.1)
-    with pytest.raises(ValueError, match=r"Adam: betas must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"Adam: invalid beta parameter at index 0 1.0, must lie in \[0.0, 1.0\)"):
         optim.Adam([w], betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        optim.SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
+    with pytest.raises(ValueError, match="unknown hyper-parameter"):
+        optim.SGD([{"params": [w], "betas": (0.9, 0.9)}], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([w * 2], lr=0.1)
+    with pytest.raises(TypeError, match=r"got the module Linear itself; pass its parameters"):
+        optim.SGD(ag.nn.Linear(2, 2), lr=0.1)
+    with pytest.raises(TypeError, match="single Matrix"):
+        optim.SGD(w, lr=0.1)
+
+
+# -- exactly torch.optim: groups, missing gradients, every option ------------------------------
+
+TORCH_CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.3, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, alpha=0.3, eps=1e-4, centered=True)),
+]
+
+
+def _loss_at(k, w, b, x):
+    """Step k's loss: every third step b gets no gradient, every seventh w gets none."""
+    if k % 3 == 2:
+        return ((x @ w.T).tanh() ** 2).mean()
+    if k % 7 == 6:
+        return (b * b).sum()
+    return ((x @ w.T + b.sum()).tanh() ** 2).mean()
+
+
+def _train(lib, name, kwargs, w0, b0, x0, steps=100, opt_module=None):
+    """Two parameter groups (b at half the learning rate), `steps` steps of _loss_at."""
+    if lib == "torch":
+        import torch
+        w, b = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+        x, make = torch.tensor(x0), getattr(torch.optim, name)
+    else:
+        w, b, x = ag.mat(w0), ag.mat(b0), ag.mat(x0, requires_grad=False)
+        make = getattr(optim, name)
+    opt = make([{"params": [w]}, {"params": [b], "lr": kwargs["lr"] / 2}], **kwargs)
+    for k in range(steps):
+        opt.zero_grad()
+        _loss_at(k, w, b, x).backward()
+        opt.step()
+    value = (lambda t: t.detach().numpy()) if lib == "torch" else (lambda m: m.numpy())
+    return value(w), value(b)
+
+
+@pytest.mark.parametrize("name,kwargs", TORCH_CONFIGS,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(TORCH_CONFIGS)])
+def test_groups_and_missing_gradients_match_torch_over_100_steps(backend_name, name, kwargs):
+    pytest.importorskip("torch")
+    w0, b0, x0 = _problem(1)
+    ours = _train("ag", name, kwargs, w0, b0, x0)
+    theirs = _train("torch", name, kwargs, w0, b0, x0)
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_a_parameter_without_gradient_is_not_moved(backend_name, name):
+    p = ag.mat([[1.0, -2.0]])
+    kwargs = dict(lr=0.1, weight_decay=0.5)
+    if name in ("SGD", "RMSprop"):
+        kwargs["momentum"] = 0.9
+    opt = getattr(optim, name)([p], **kwargs)
+    (p * p).sum().backward()
+    opt.step()
+    moved = p.numpy().copy()
+    assert not np.array_equal(moved, [[1.0, -2.0]])
+    opt.zero_grad()
+    assert not p.has_grad
+    opt.step()  # the issue's case: weight decay, momentum and moments would move it again
+    assert np.array_equal(p.numpy(), moved)
+
+
+def test_has_grad_distinguishes_none_from_zeros(backend_name):
+    p = ag.mat([[1.0, 2.0]])
+    assert not p.has_grad
+    (p * 0.0).sum().backward()
+    assert p.has_grad and np.array_equal(p.grad.numpy(), [[0.0, 0.0]])
+    p.zero_grad()
+    assert not p.has_grad
+
+
+@pytest.mark.parametrize("name,kwargs", TORCH_CONFIGS[1::2],
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(TORCH_CONFIGS[1::2])])
+def test_state_dict_resumes_training_exactly(backend_name, name, kwargs):
+    w0, b0, x0 = _problem(2)
+    straight = _train("ag", name, kwargs, w0, b0, x0, steps=20)
+    w, b, x = ag.mat(w0), ag.mat(b0), ag.mat(x0, requires_grad=False)
+    make = getattr(optim, name)
+    opt = make([{"params": [w]}, {"params": [b], "lr": kwargs["lr"] / 2}], **kwargs)
+    for k in range(10):
+        opt.zero_grad()
+        _loss_at(k, w, b, x).backward()
+        opt.step()
+    import pickle
+    saved = pickle.loads(pickle.dumps(opt.state_dict()))
+    assert [g["params"] for g in saved["param_groups"]] == [[0], [1]]
+    assert saved["param_groups"][1]["lr"] == kwargs["lr"] / 2
+    # a fresh optimizer, built with other hyper-parameters, takes them all from the state dict
+    resumed = make([{"params": [w]}, {"params": [b]}], lr=123.0)
+    resumed.load_state_dict(saved)
+    for k in range(10, 20):
+        resumed.zero_grad()
+        _loss_at(k, w, b, x).backward()
+        resumed.step()
+    np.testing.assert_array_equal(w.numpy(), straight[0])
+    np.testing.assert_array_equal(b.numpy(), straight[1])
+
+
+def test_load_state_dict_checks_before_changing_anything():
+    w, b = ag.mat(np.ones((2, 3))), ag.mat(np.ones((1, 3)))
+    opt = optim.Adam([w, b], lr=0.1)
+    (w.sum() + b.sum()).backward()
+    opt.step()
+    state = opt.state_dict()
+    with pytest.raises(ValueError, match="2 parameter groups, the optimizer 1"):
+        opt.load_state_dict({"state": {}, "param_groups": state["param_groups"] * 2})
+    other = optim.Adam([b, w], lr=0.5)
+    with pytest.raises(ValueError, match=r"buffer 'exp_avg' of parameter 0 has shape \(2, 3\), the parameter \(1, 3\)"):
+        other.load_state_dict(state)
+    assert other.param_groups[0]["lr"] == 0.5 and not other.state
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", dict(lr=-0.1)), ("SGD", dict(lr=0.1, momentum=-1)), ("SGD", dict(lr=0.1, weight_decay=-1)),
+    ("SGD", dict(lr=0.1, nesterov=True)), ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5, nesterov=True)),
+    ("Adam", dict(eps=-1)), ("Adam", dict(weight_decay=-1)), ("Adam", dict(betas=(0.9, 1.0))),
+    ("Adam", dict(betas=(-0.1, 0.9))), ("AdamW", dict(lr=-1)), ("AdamW", dict(eps=-1e-8)),
+    ("AdamW", dict(weight_decay=-0.1)), ("RMSprop", dict(alpha=-0.5)), ("RMSprop", dict(eps=-1)),
+    ("RMSprop", dict(momentum=-1)), ("RMSprop", dict(weight_decay=-1)),
+])
+def test_invalid_hyper_parameters_raise_value_error_as_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError):
+        getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError, match=name):
+        getattr(optim, name)([ag.mat([[0.0]])], **kwargs)
+
+
+# -- learning-rate schedulers -----------------------------------------------------------------
+
+SCHEDULERS = [
+    ("StepLR", dict(step_size=7, gamma=0.5)),
+    ("ExponentialLR", dict(gamma=0.97)),
+    ("CosineAnnealingLR", dict(T_max=30, eta_min=0.001)),
+    ("CosineAnnealingLR", dict(T_max=10)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", SCHEDULERS, ids=[n + str(i) for i, (n, _) in enumerate(SCHEDULERS)])
+def test_schedulers_match_torch_over_100_epochs(backend_name, name, kwargs):
+    torch = pytest.importorskip("torch")
+    tw, tb = torch.zeros(2, requires_grad=True), torch.zeros(1, requires_grad=True)
+    topt = torch.optim.SGD([{"params": [tw]}, {"params": [tb], "lr": 0.3}], lr=0.1)
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+    opt = optim.SGD([{"params": [ag.mat([[0.0, 0.0]])]}, {"params": [ag.mat([[0.0]])], "lr": 0.3}], lr=0.1)
+    sched = getattr(optim.lr_scheduler, name)(opt, **kwargs)
+    for _ in range(100):
+        assert sched.get_last_lr() == tsched.get_last_lr()
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in topt.param_groups]
+        topt.step()
+        opt.step()
+        tsched.step()
+        sched.step()
+    assert sched.last_epoch == tsched.last_epoch == 100
+
+
+def test_lambda_lr_and_scheduler_state_dict(backend_name):
+    torch = pytest.importorskip("torch")
+    funcs = [lambda e: 0.9 ** e, lambda e: 1.0 / (e + 1)]
+    topt = torch.optim.Adam([{"params": [torch.zeros(1, requires_grad=True)]},
+                             {"params": [torch.zeros(1, requires_grad=True)]}], lr=0.01)
+    tsched = torch.optim.lr_scheduler.LambdaLR(topt, funcs)
+    opt = optim.Adam([{"params": [ag.mat([[0.0]])]}, {"params": [ag.mat([[0.0]])]}], lr=0.01)
+    sched = optim.lr_scheduler.LambdaLR(opt, funcs)
+    for _ in range(30):
+        topt.step(), opt.step(), tsched.step(), sched.step()
+        assert sched.get_last_lr() == tsched.get_last_lr()
+    state = sched.state_dict()
+    assert state["last_epoch"] == 30 and "optimizer" not in state
+    again = optim.lr_scheduler.LambdaLR(opt, funcs)
+    again.load_state_dict(state)
+    assert again.last_epoch == 30 and again.base_lrs == [0.01, 0.01]
+    with pytest.raises(ValueError, match="expected 2 lr_lambdas"):
+        optim.lr_scheduler.LambdaLR(opt, funcs[:1])
+    with pytest.raises(ValueError, match="step_size must be a positive integer"):
+        optim.lr_scheduler.StepLR(opt, step_size=0)
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        optim.lr_scheduler.StepLR(topt, step_size=3)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_an_optimizer_with_its_model_survives_pickle_and_deepcopy(backend_name, how):
+    import copy
+    import pickle
+    w0, b0, x0 = _problem(3)
+    w, b, x = ag.mat(w0), ag.mat(b0), ag.mat(x0, requires_grad=False)
+    opt = optim.Adam([w, b], lr=0.01, amsgrad=True)
+    for k in range(5):
+        opt.zero_grad()
+        _loss_at(k, w, b, x).backward()
+        opt.step()
+    bundle = (w, b, opt)
+    w2, b2, opt2 = pickle.loads(pickle.dumps(bundle)) if how == "pickle" else copy.deepcopy(bundle)
+    assert opt2.param_groups[0]["params"][0] is w2 and w2 in opt2.state
+    for k in range(5, 10):
+        for ww, bb, oo in ((w, b, opt), (w2, b2, opt2)):
+            oo.zero_grad()
+            _loss_at(k, ww, bb, x).backward()
+            oo.step()
+    np.testing.assert_array_equal(w2.numpy(), w.numpy())
+    np.testing.assert_array_equal(b2.numpy(), b.numpy())
+    assert w2.backend == backend_name

@@ -1,7 +1,11 @@
-"""Layers and losses in the PyTorch idiom."""
-from . import functional
+"""Layers, losses, initialisers and the bridge to PyTorch, in the PyTorch idiom."""
+from . import functional, init
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .modules import Linear, Module, ReLU, Sequential, Sigmoid, Tanh
+from .module import Module
+from .modules import (GELU, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, ModuleList, ReLU,
+                      Sequential, Sigmoid, Softmax, Tanh)
+from .torch_bridge import from_torch, to_torch
 
-__all__ = ["Module", "Linear", "Sequential", "Sigmoid", "ReLU", "Tanh", "MSELoss", "BCELoss",
-           "BCEWithLogitsLoss", "CrossEntropyLoss", "functional"]
+__all__ = ["Module", "Linear", "Sequential", "ModuleList", "Identity", "Sigmoid", "ReLU", "Tanh",
+           "LeakyReLU", "GELU", "Softmax", "LogSoftmax", "Dropout", "MSELoss", "BCELoss",
+           "BCEWithLogitsLoss", "CrossEntropyLoss", "functional", "init", "to_torch", "from_torch"]

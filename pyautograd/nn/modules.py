@@ -1,8 +1,8 @@
-"""Modules in the PyTorch idiom: Module, Linear, Sequential and the activations."""
+"""Layers in the PyTorch idiom: Linear, the containers, the activations and Dropout."""
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -10,56 +10,7 @@ from .. import backends
 from ..factories import generator
 from ..matrix import Matrix
 from . import functional as F
-
-
-class Module:
-    """A callable with parameters: `module(x)` runs `forward(x)`.
-
-    Parameters are the matrices that require a gradient, found in the module's attributes, in
-    its submodules and in lists, tuples and dicts of them, in the order they were assigned; a
-    matrix reachable twice is listed once."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
-
-    def named_parameters(self) -> List[Tuple[str, Matrix]]:
-        """(dotted name, parameter) pairs, each parameter once, in registration order."""
-        found: List[Tuple[str, Matrix]] = []
-        seen = set()
-
-        def visit(prefix: str, value: Any) -> None:
-            if isinstance(value, Matrix):
-                if value.requires_grad and id(value) not in seen:
-                    seen.add(id(value))
-                    found.append((prefix, value))
-            elif isinstance(value, Module):
-                if id(value) in seen:
-                    return
-                seen.add(id(value))
-                for name, attr in vars(value).items():
-                    visit(f"{prefix}.{name}" if prefix else name, attr)
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    visit(f"{prefix}.{i}" if prefix else str(i), item)
-            elif isinstance(value, dict):
-                for key, item in value.items():
-                    visit(f"{prefix}.{key}" if prefix else str(key), item)
-
-        visit("", self)
-        return found
-
-    def parameters(self) -> List[Matrix]:
-        return [p for _, p in self.named_parameters()]
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.zero_grad()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+from .module import Module
 
 
 class Linear(Module):
@@ -83,51 +34,168 @@ class Linear(Module):
                      if bias else None)
 
     def forward(self, x: Matrix) -> Matrix:
+        x = F.as_input(x, "Linear")
         if x.shape[1] != self.in_features:
             raise ValueError(f"Linear: input has {x.shape[1]} features (shape {x.shape}), "
                              f"the layer expects {self.in_features}")
         return F.linear(x, self.weight, self.bias)
 
-    def __repr__(self) -> str:
-        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None})")
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
 
 
-class Sequential(Module):
+def _check_modules(op: str, modules: Iterable[Any]) -> List[Module]:
+    modules = list(modules)
+    for i, m in enumerate(modules):
+        if not isinstance(m, Module):
+            raise TypeError(f"{op}: item {i} is a {type(m).__name__}, not a Module")
+    return modules
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters count as the owner's, named 0, 1, ... as in PyTorch."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        self._layers: List[Module] = _check_modules(type(self).__name__, modules)
+
+    def _entries(self) -> Iterator[Tuple[str, Any]]:
+        return ((str(i), m) for i, m in enumerate(self._layers))
+
+    def append(self, module: Module) -> "ModuleList":
+        self._layers += _check_modules(f"{type(self).__name__}.append", [module])
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        self._layers += _check_modules(f"{type(self).__name__}.extend", modules)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        self._layers.insert(index, *_check_modules(f"{type(self).__name__}.insert", [module]))
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __getitem__(self, index: Union[int, slice]) -> Any:
+        if isinstance(index, slice):
+            return type(self)(self._layers[index]) if type(self) is ModuleList \
+                else Sequential(*self._layers[index])
+        return self._layers[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self._layers[index] = _check_modules(type(self).__name__, [module])[0]
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError("ModuleList has no forward(): iterate over it in your own")
+
+
+class Sequential(ModuleList):
     """Modules applied one after the other."""
 
     def __init__(self, *modules: Module) -> None:
-        self.modules = list(modules)
+        super().__init__(modules)
 
     def forward(self, x: Matrix) -> Matrix:
-        for module in self.modules:
+        for module in self._layers:
             x = module(x)
         return x
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self.modules)
 
-    def __len__(self) -> int:
-        return len(self.modules)
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for a removed layer)."""
 
-    def __getitem__(self, index: int) -> Module:
-        return self.modules[index]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
-    def __repr__(self) -> str:
-        inner = "".join(f"\n  ({i}): {m!r}" for i, m in enumerate(self.modules))
-        return f"Sequential({inner}\n)"
+    def forward(self, x: Any) -> Any:
+        return x
 
 
 class Sigmoid(Module):
     def forward(self, x: Matrix) -> Matrix:
-        return x.sigmoid()
+        return F.as_input(x, "Sigmoid").sigmoid()
 
 
 class ReLU(Module):
     def forward(self, x: Matrix) -> Matrix:
-        return x.relu()
+        return F.as_input(x, "ReLU").relu()
 
 
 class Tanh(Module):
     def forward(self, x: Matrix) -> Matrix:
-        return x.tanh()
+        return F.as_input(x, "Tanh").tanh()
+
+
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Matrix) -> Matrix:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    """x Phi(x) with the exact normal CDF Phi (PyTorch's approximate='none')."""
+
+    def forward(self, x: Matrix) -> Matrix:
+        return F.gelu(x)
+
+    def extra_repr(self) -> str:
+        return "approximate='none'"
+
+
+def _axis(op: str, dim: Optional[int]) -> int:
+    """A softmax dimension of a 2-D input: 0, 1 (or -2, -1); None means 1, PyTorch's implicit
+    choice for 2-D inputs."""
+    if dim is None:
+        return 1
+    if isinstance(dim, bool) or dim not in (0, 1, -1, -2):
+        raise ValueError(f"{op}: dim must be 0 or 1 (or -2, -1) for a matrix, got {dim!r}")
+    return dim % 2
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along `dim`, computed stably."""
+
+    def __init__(self, dim: Optional[int] = None) -> None:
+        _axis("Softmax", dim)
+        self.dim = dim
+
+    def forward(self, x: Matrix) -> Matrix:
+        return F.as_input(x, "Softmax").softmax(_axis("Softmax", self.dim))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along `dim`, computed stably."""
+
+    def __init__(self, dim: Optional[int] = None) -> None:
+        _axis("LogSoftmax", dim)
+        self.dim = dim
+
+    def forward(self, x: Matrix) -> Matrix:
+        return F.as_input(x, "LogSoftmax").log_softmax(_axis("LogSoftmax", self.dim))
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1 / (1 - p);
+    in eval mode, the identity. The masks come from the generator of pyautograd.manual_seed()."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = F.check_probability("Dropout", p)
+
+    def forward(self, x: Matrix) -> Matrix:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,125 @@
+"""The way out to PyTorch (and back): `to_torch(module)` builds the equivalent torch.nn module
+with the same weights (float64, Linear's (1, n) bias as PyTorch's (n,)), `from_torch(module)`
+the reverse, for the layers both libraries have. PyTorch stays optional: it is imported here,
+when called, with a clear error when it is missing."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+import numpy as np
+
+from .. import backends
+from ..matrix import Matrix
+from . import losses, modules
+from .module import Module
+
+
+def _torch(op: str) -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"{op} needs PyTorch, which is not installed (pip install torch); "
+                          "pyautograd itself does not depend on it") from None
+    return torch
+
+
+def _linear_to_torch(torch: Any, m: modules.Linear) -> Any:
+    layer = torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None,
+                            dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(m.weight.numpy().copy()))
+        layer.weight.requires_grad_(m.weight.requires_grad)
+        if m.bias is not None:
+            layer.bias.copy_(torch.from_numpy(m.bias.numpy().reshape(-1).copy()))
+            layer.bias.requires_grad_(m.bias.requires_grad)
+    return layer
+
+
+_SIMPLE = ("ReLU", "Sigmoid", "Tanh", "Identity", "GELU")
+
+
+def to_torch(module: Module) -> Any:
+    """The torch.nn equivalent of `module` (Linear, Sequential, ModuleList, the activations,
+    Dropout and the losses), with copies of its weights in float64 and its training mode."""
+    torch = _torch("to_torch")
+    kind = type(module).__name__
+    if isinstance(module, modules.Linear):
+        result = _linear_to_torch(torch, module)
+    elif type(module) is modules.Sequential:
+        result = torch.nn.Sequential(*(to_torch(m) for m in module))
+    elif type(module) is modules.ModuleList:
+        result = torch.nn.ModuleList([to_torch(m) for m in module])
+    elif kind in _SIMPLE and type(module) is getattr(modules, kind):
+        result = getattr(torch.nn, kind)()
+    elif type(module) is modules.LeakyReLU:
+        result = torch.nn.LeakyReLU(module.negative_slope)
+    elif type(module) in (modules.Softmax, modules.LogSoftmax):
+        result = getattr(torch.nn, kind)(dim=1 if module.dim is None else module.dim)
+    elif type(module) is modules.Dropout:
+        result = torch.nn.Dropout(module.p)
+    elif type(module) is losses.CrossEntropyLoss:
+        result = torch.nn.CrossEntropyLoss(reduction=module.reduction,
+                                           label_smoothing=module.label_smoothing)
+    elif type(module) in (losses.MSELoss, losses.BCELoss, losses.BCEWithLogitsLoss):
+        result = getattr(torch.nn, kind)(reduction=module.reduction)
+    else:
+        raise TypeError(f"to_torch: no PyTorch equivalent for {kind}; supported: Linear, "
+                        "Sequential, ModuleList, ReLU, Sigmoid, Tanh, Identity, GELU, LeakyReLU, "
+                        "Softmax, LogSoftmax, Dropout, MSELoss, BCELoss, BCEWithLogitsLoss, "
+                        "CrossEntropyLoss")
+    return result.train(module.training)
+
+
+def _matrix(tensor: Any, shape: Any = None) -> Matrix:
+    arr = tensor.detach().cpu().double().numpy()
+    arr = np.ascontiguousarray(arr if shape is None else arr.reshape(shape), dtype=np.float64)
+    return Matrix(backends.current_storage().from_array(arr), tensor.requires_grad)
+
+
+def _linear_from_torch(t: Any) -> modules.Linear:
+    layer = modules.Linear(t.in_features, t.out_features, bias=t.bias is not None,
+                           rng=np.random.default_rng(0))  # replaced below; spares the global seed
+    layer.weight = _matrix(t.weight)
+    if t.bias is not None:
+        layer.bias = _matrix(t.bias, (1, -1))
+    return layer
+
+
+def from_torch(torch_module: Any) -> Module:
+    """The pyautograd module equivalent to a torch.nn module built from the supported layers
+    (see to_torch), on the current backend, with its weights as float64 and its training mode."""
+    torch = _torch("from_torch")
+    nn = torch.nn
+    if not isinstance(torch_module, nn.Module):
+        raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(torch_module).__name__}")
+    kind = type(torch_module).__name__
+    makers: Dict[type, Callable[[Any], Module]] = {
+        nn.Linear: _linear_from_torch,
+        nn.Sequential: lambda t: modules.Sequential(*(from_torch(m) for m in t)),
+        nn.ModuleList: lambda t: modules.ModuleList([from_torch(m) for m in t]),
+        nn.LeakyReLU: lambda t: modules.LeakyReLU(t.negative_slope),
+        nn.Softmax: lambda t: modules.Softmax(t.dim),
+        nn.LogSoftmax: lambda t: modules.LogSoftmax(t.dim),
+        nn.Dropout: lambda t: modules.Dropout(t.p),
+        nn.CrossEntropyLoss: lambda t: losses.CrossEntropyLoss(t.reduction, t.label_smoothing),
+    }
+    for name in ("ReLU", "Sigmoid", "Tanh", "Identity"):
+        makers[getattr(nn, name)] = lambda t, name=name: getattr(modules, name)()
+    for name in ("MSELoss", "BCELoss", "BCEWithLogitsLoss"):
+        makers[getattr(nn, name)] = lambda t, name=name: getattr(losses, name)(t.reduction)
+    makers[nn.GELU] = _gelu_from_torch
+    maker = makers.get(type(torch_module))
+    if maker is None:
+        raise TypeError(f"from_torch: {kind} has no pyautograd equivalent; supported: "
+                        + ", ".join(sorted(t.__name__ for t in makers)))
+    if type(torch_module) in (nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss) \
+            and getattr(torch_module, "weight", None) is not None:
+        raise TypeError(f"from_torch: {kind} with class weights has no pyautograd equivalent")
+    return maker(torch_module).train(torch_module.training)
+
+
+def _gelu_from_torch(t: Any) -> modules.GELU:
+    if t.approximate != "none":
+        raise TypeError(f"from_torch: GELU(approximate={t.approximate!r}) has no pyautograd "
+                        "equivalent; only the exact GELU (approximate='none') is supported")
+    return modules.GELU()
