@@ -57,10 +57,13 @@ class Matrix:
     # -- the gradient ---------------------------------------------------------------------------
     @property
     def grad(self) -> Storage:
-        """d(loss)/d(self), same shape as data; zeros until a backward reaches this node."""
+        """d(loss)/d(self), same shape as data; zeros until a backward reaches this node.
+
+        Those zeros are not kept: reading them leaves `has_grad` false, so an optimizer still
+        skips the matrix (`m.grad += g` keeps its result, through the setter)."""
         g = self._grad
         if g is None:
-            g = self._grad = type(self.data).zeros(self.data.nrow, self.data.ncol)
+            return type(self.data).zeros(self.data.nrow, self.data.ncol)
         return g
 
     @grad.setter

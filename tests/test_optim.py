@@ -196,6 +196,9 @@ def test_has_grad_distinguishes_none_from_zeros(backend_name):
     assert p.has_grad and np.array_equal(p.grad.numpy(), [[0.0, 0.0]])
     p.zero_grad()
     assert not p.has_grad
+    assert p.grad.tolist() == [[0.0, 0.0]] and not p.has_grad  # reading the zeros keeps none
+    p.grad += ag.mat([[1.0, 2.0]]).data  # but adding into them keeps the sum
+    assert p.has_grad and p.grad.tolist() == [[1.0, 2.0]]
 
 
 @pytest.mark.parametrize("name,kwargs", TORCH_CONFIGS[1::2],
