@@ -22,67 +22,78 @@ def _torch(a: np.ndarray, requires_grad: bool = False):
     return torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad)
 
 
+def _matmul_case(n: int, rng: np.random.Generator) -> Case:
+    a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    ca, cb = CArray.from_array(a), CArray.from_array(b)
+    impls = {"pyautograd-c": lambda: ca @ cb, "numpy": lambda: a @ b}
+    if n <= 64:
+        pa, pb = List2D.from_array(a), List2D.from_array(b)
+        impls["pyautograd-python"] = lambda: pa @ pb
+    if torch is not None:
+        ta, tb = _torch(a), _torch(b)
+        impls["torch"] = lambda: ta @ tb
+    return Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3)
+
+
+def _elementwise_cases(n: int, rng: np.random.Generator) -> List[Case]:
+    """Sigmoid, broadcast add and unbroadcast of one n x n array. Built in a function of its
+    own so that every closure binds this n's arrays (closures in a loop over sizes would all
+    read the last size's)."""
+    x, row = rng.standard_normal((n, n)), rng.standard_normal((1, n))
+    cx, crow = CArray.from_array(x), CArray.from_array(row)
+    work = {
+        "sigmoid": {"pyautograd-c": lambda: cx.sigmoid(), "numpy": lambda: 1.0 / (1.0 + np.exp(-x))},
+        "broadcast add (n,n)+(1,n)": {"pyautograd-c": lambda: cx + crow, "numpy": lambda: x + row},
+        "unbroadcast (n,n)->(1,n)": {"pyautograd-c": lambda: cx.unbroadcast(1, n),
+                                     "numpy": lambda: x.sum(0, keepdims=True)},
+    }
+    if n <= 64:
+        px, prow = List2D.from_array(x), List2D.from_array(row)
+        work["sigmoid"]["pyautograd-python"] = lambda: px.sigmoid()
+        work["broadcast add (n,n)+(1,n)"]["pyautograd-python"] = lambda: px + prow
+        work["unbroadcast (n,n)->(1,n)"]["pyautograd-python"] = lambda: px.unbroadcast(1, n)
+    if torch is not None:
+        tx, trow = _torch(x), _torch(row)
+        work["sigmoid"]["torch"] = lambda: torch.sigmoid(tx)
+        work["broadcast add (n,n)+(1,n)"]["torch"] = lambda: tx + trow
+        work["unbroadcast (n,n)->(1,n)"]["torch"] = lambda: tx.sum(0, keepdim=True)
+    return [Case("kernels", f"{name} n={n}", impls) for name, impls in work.items()]
+
+
 def kernels(quick: bool) -> List[Case]:
     rng = np.random.default_rng(0)
-    cases = []
-    for n in ([16, 64] if quick else [16, 32, 64, 128, 256, 512, 1024]):
-        a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-        ca, cb = CArray.from_array(a), CArray.from_array(b)
-        impls = {"pyautograd-c": lambda ca=ca, cb=cb: ca @ cb, "numpy": lambda a=a, b=b: a @ b}
-        if n <= 64:
-            pa, pb = List2D.from_array(a), List2D.from_array(b)
-            impls["pyautograd-python"] = lambda pa=pa, pb=pb: pa @ pb
-        if torch is not None:
-            ta, tb = _torch(a), _torch(b)
-            impls["torch"] = lambda ta=ta, tb=tb: ta @ tb
-        cases.append(Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3))
-    for n in ([32] if quick else [64, 512]):
-        x, row = rng.standard_normal((n, n)), rng.standard_normal((1, n))
-        cx, crow = CArray.from_array(x), CArray.from_array(row)
-        px, prow = List2D.from_array(x), List2D.from_array(row)
-        work = {
-            "sigmoid": ({"pyautograd-c": lambda: cx.sigmoid(), "pyautograd-python": lambda: px.sigmoid(),
-                         "numpy": lambda: 1.0 / (1.0 + np.exp(-x))},
-                        (lambda tx, trow: torch.sigmoid(tx))),
-            "broadcast add (n,n)+(1,n)": ({"pyautograd-c": lambda: cx + crow,
-                                           "pyautograd-python": lambda: px + prow,
-                                           "numpy": lambda: x + row},
-                                          (lambda tx, trow: tx + trow)),
-            "unbroadcast (n,n)->(1,n)": ({"pyautograd-c": lambda: cx.unbroadcast(1, n),
-                                          "pyautograd-python": lambda: px.unbroadcast(1, n),
-                                          "numpy": lambda: x.sum(0, keepdims=True)},
-                                         (lambda tx, trow: tx.sum(0, keepdim=True))),
-        }
-        for name, (impls, torch_fn) in work.items():
-            impls = dict(impls)
-            if n > 64:
-                del impls["pyautograd-python"]
-            if torch is not None:
-                tx, trow = _torch(x), _torch(row)
-                impls["torch"] = lambda f=torch_fn, tx=tx, trow=trow: f(tx, trow)
-            cases.append(Case("kernels", f"{name} n={n}", impls))
+    cases = [_matmul_case(n, rng) for n in ([16, 64] if quick else [16, 32, 64, 128, 256, 512, 1024])]
+    for n in ([16, 32] if quick else [64, 512]):
+        cases += _elementwise_cases(n, rng)
     return cases
+
+
+def _add_and_backward(a, b):
+    """a + b with its backward; returns the sum, so that a test can compare implementations."""
+    def run():
+        s = a + b
+        s.backward()
+        return s
+    return run
 
 
 def overhead(quick: bool) -> List[Case]:
-    cases = []
+    """The floor of one recorded op: a 1x1 add, then a 1x1 add and its backward."""
+    left, right = np.full((1, 1), 1.0), np.full((1, 1), 2.0)
     one = {}
     for backend in ("c", "python"):
         with ag.backend(backend):
-            one[backend] = (ag.mat([[1.0]]), ag.mat([[2.0]]))
+            one[backend] = (ag.mat(left), ag.mat(right))
     (ca, cb), (pa, pb) = one["c"], one["python"]
     add = {"pyautograd-c": lambda: ca + cb, "pyautograd-python": lambda: pa + pb}
-    both = {"pyautograd-c": lambda: (ca + cb).backward(),
-            "pyautograd-python": lambda: (pa + pb).backward()}
+    both = {"pyautograd-c": _add_and_backward(ca, cb), "pyautograd-python": _add_and_backward(pa, pb)}
     if torch is not None:
-        ta, tb = _torch(np.ones((1, 1)), True), _torch(np.ones((1, 1)), True)
+        ta, tb = _torch(left, True), _torch(right, True)
         add["torch"] = lambda: ta + tb
-        both["torch"] = lambda: (ta + tb).backward()
-    na, nb = np.ones((1, 1)), np.ones((1, 1))
-    add["numpy"] = lambda: na + nb  # no graph: the floor any framework sits on
-    cases.append(Case("overhead", "1x1 add, graph recorded", add))
-    cases.append(Case("overhead", "1x1 add + backward", both))
-    return cases
+        both["torch"] = _add_and_backward(ta, tb)
+    add["numpy"] = lambda: left + right  # no graph: the floor any framework sits on
+    return [Case("overhead", "1x1 add, graph recorded", add),
+            Case("overhead", "1x1 add + backward", both)]
 
 
 def _init(n_in: int, hidden: int, seed: int = 0):
