@@ -168,9 +168,10 @@ def write_plot(results: List[Tuple[int, Case]], path: str) -> bool:
 
 
 def profile_paragraph(size=(64, 16, 32), steps: int = 2000) -> str:
-    """Where the time of one C-backend training step goes, from cProfile."""
+    """Where the time of one C-backend `lecture` training step (the code users write) goes,
+    from cProfile."""
     from .suites import train_steps
-    step = train_steps(*size, with_python=False)["pyautograd-c"]
+    step = train_steps("lecture", *size, with_python=False)["pyautograd-c"]
     for _ in range(50):
         step()
     profiler = cProfile.Profile()
@@ -186,7 +187,7 @@ def profile_paragraph(size=(64, 16, 32), steps: int = 2000) -> str:
     for (filename, line, func), v in rows[:6]:
         where = func if filename == "~" else f"{func} ({os.path.basename(filename)}:{line})"
         top.append(f"{where} {100 * v[2] / total:.0f}%")
-    return (f"Profile of the C-backend training step at (N,D,H)={size} ({steps} steps under "
+    return (f"Profile of the C-backend `lecture` training step at (N,D,H)={size} ({steps} steps under "
             f"cProfile, which inflates Python-level costs): {100 * in_c / total:.0f}% of the time is "
             f"inside the C kernels, the rest is the Python layer (node construction, closures, "
             f"shape checks, cffi argument conversion and buffer allocation). Largest own-time "

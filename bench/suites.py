@@ -103,8 +103,9 @@ def _init(n_in: int, hidden: int, seed: int = 0):
             rng.uniform(-b2, b2, (1, hidden)), rng.uniform(-b2, b2, (1, 1))]
 
 
-def _step(model, loss_fn, opt, x, y):
-    """One training step, the same code for pyautograd and PyTorch (they share the idiom)."""
+def _nn_step(model, loss_fn, opt, x, y):
+    """The `nn` step: modules, a loss module and an optimizer, the same code for pyautograd
+    and PyTorch (they share the idiom)."""
     def step():
         loss = loss_fn(model(x), y)
         loss.backward()
@@ -114,7 +115,7 @@ def _step(model, loss_fn, opt, x, y):
     return step
 
 
-def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
+def _pyautograd_nn(backend: str, X: np.ndarray, Y: np.ndarray, params):
     with ag.backend(backend):
         x = ag.mat(X, requires_grad=False)
         y = ag.mat(Y, requires_grad=False)
@@ -122,15 +123,63 @@ def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
         for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
             p.data = type(p.data).from_array(v)
         model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
-        return _step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+        return _nn_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+
+
+def _torch_nn(X, Y, params):
+    x, y = _torch(X), _torch(Y)
+    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=torch.float64)
+    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=torch.float64)
+    with torch.no_grad():
+        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
+            p.copy_(torch.tensor(v.reshape(p.shape)))
+    model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
+    return _nn_step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+
+
+def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params):
+    """The `lecture` step: raw Matrix ops and a hand-written update, as the lecture teaches."""
+    with ag.backend(backend):
+        x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
+        W1, B1, W2, B2 = weights = [ag.mat(v) for v in params]
+    lr = LEARNING_RATE
+
+    def step():
+        A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
+        L = ((A2 - y) ** 2).mean()
+        L.backward()
+        with ag.no_grad():
+            for p in weights:
+                p.data -= lr * p.grad
+                p.zero_grad()
+        return L
+    return step
+
+
+def _torch_lecture(X, Y, params):
+    """The lecture's step written for PyTorch tensors: the same forward, PyTorch's own update."""
+    x, y = _torch(X), _torch(Y)
+    W1, B1, W2, B2 = weights = [_torch(v, requires_grad=True) for v in params]
+    lr = LEARNING_RATE
+
+    def step():
+        A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
+        L = ((A2 - y) ** 2).mean()
+        L.backward()
+        with torch.no_grad():
+            for p in weights:
+                p -= lr * p.grad
+                p.grad = None
+        return L
+    return step
 
 
 def _numpy_step(X, Y, params):
+    """Forward, backward and update written out by hand: the same math as both steps."""
     W1, b1, W2, b2 = [p.copy() for p in params]
-    n = X.shape[0]
 
     def step():
-        nonlocal W1, b1, W2, b2  # updated in place
+        nonlocal W1, b1, W2, b2  # `-=` below updates the arrays in place
         A1 = 1.0 / (1.0 + np.exp(-(X @ W1.T + b1)))
         A2 = 1.0 / (1.0 + np.exp(-(A1 @ W2.T + b2)))
         diff = A2 - Y
@@ -145,35 +194,31 @@ def _numpy_step(X, Y, params):
     return step
 
 
-def _torch_step(X, Y, params):
-    x, y = _torch(X), _torch(Y)
-    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=torch.float64)
-    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=torch.float64)
-    with torch.no_grad():
-        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
-            p.copy_(torch.tensor(v.reshape(p.shape)))
-    model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
-    return _step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+STEPS = {"lecture": (_pyautograd_lecture, _torch_lecture), "nn": (_pyautograd_nn, _torch_nn)}
 
 
-def train_steps(n: int, d: int, h: int, with_python: bool = True):
-    """The train-step callables of every implementation for one size, from the same start."""
+def train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
+    """The `kind` ("lecture" or "nn") train-step callables of every implementation for one
+    size, each on its own copy of the same data and initial parameters."""
+    ours, theirs = STEPS[kind]
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
     params = _init(d, h)
-    impls = {"pyautograd-c": _pyautograd_step("c", X, Y, params)}
+    impls = {"pyautograd-c": ours("c", X, Y, params)}
     if with_python:
-        impls["pyautograd-python"] = _pyautograd_step("python", X, Y, params)
+        impls["pyautograd-python"] = ours("python", X, Y, params)
     impls["numpy"] = _numpy_step(X, Y, params)
     if torch is not None:
-        impls["torch"] = _torch_step(X, Y, params)
+        impls["torch"] = theirs(X, Y, params)
     return impls
 
 
 def train(quick: bool) -> List[Case]:
+    """Both steps at every size; the Python backend at the small sizes only."""
     sizes = TRAIN_SIZES[:2] if quick else TRAIN_SIZES
-    return [Case("train", f"step (N,D,H)=({n},{d},{h})", train_steps(n, d, h, with_python=n * d * h <= 1e6))
-            for n, d, h in sizes]
+    return [Case("train", f"{kind} (N,D,H)=({n},{d},{h})",
+                 train_steps(kind, n, d, h, with_python=n * d * h <= 1e6))
+            for kind in STEPS for n, d, h in sizes]
 
 
 SUITES = {"kernels": kernels, "overhead": overhead, "train": train}
