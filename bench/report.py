@@ -35,7 +35,15 @@ def _cell(case: Case, impl: str) -> str:
     text = _fmt_time(t)
     if case.flops:
         text += f" ({case.flops / t / 1e9:.1f} GF/s)"
+    if case.show_faults and impl in case.faults:
+        text += f" ({_fmt_faults(case.faults[impl])} faults)"
     return text
+
+
+def _fmt_faults(per_call: float) -> str:
+    if per_call == 0:
+        return "0"
+    return f"{per_call:.2f}" if per_call < 10 else f"{per_call:.0f}"
 
 
 def _ratio(case: Case, a: str, b: str) -> Optional[float]:
@@ -131,7 +139,8 @@ def write_json(results: List[Tuple[int, Case]], path: str, command: str) -> None
     payload = {"command": command, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
                "machine": machine(),
                "results": [{"suite": c.suite, "case": c.name, "threads": t, "flops": c.flops,
-                            "median_seconds": c.medians, "skipped": c.skipped} for t, c in results]}
+                            "median_seconds": c.medians, "minor_faults_per_call": c.faults,
+                            "skipped": c.skipped} for t, c in results]}
     with open(path, "w") as f:
         json.dump(payload, f, indent=1)
 

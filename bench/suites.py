@@ -217,7 +217,7 @@ def train(quick: bool) -> List[Case]:
     """Both steps at every size; the Python backend at the small sizes only."""
     sizes = TRAIN_SIZES[:2] if quick else TRAIN_SIZES
     return [Case("train", f"{kind} (N,D,H)=({n},{d},{h})",
-                 train_steps(kind, n, d, h, with_python=n * d * h <= 1e6))
+                 train_steps(kind, n, d, h, with_python=n * d * h <= 1e6), show_faults=True)
             for kind in STEPS for n, d, h in sizes]
 
 
