@@ -1,4 +1,5 @@
-"""Timing: warm-up, calibrated loops, interleaved samples, medians, thread counts held fixed."""
+"""Timing: warm-up, calibrated loops, interleaved samples, medians, thread counts held fixed;
+and the minor page faults of the timed loops (memory mapped afresh instead of reused)."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +17,11 @@ except ImportError:  # PyTorch is a peer where installed, never a requirement
     torch = None
 
 try:
+    import resource
+except ImportError:  # Unix only; elsewhere page faults are not counted
+    resource = None
+
+try:
     from threadpoolctl import threadpool_limits
 except ImportError:
     threadpool_limits = None
@@ -28,8 +34,15 @@ class Case:
     name: str
     impls: Dict[str, Callable[[], object]]
     flops: float = 0.0  # per call, for GFLOP/s where it means something
+    show_faults: bool = False  # print the page faults in the table (JSON always has them)
     medians: Dict[str, float] = field(default_factory=dict)  # seconds per call
+    faults: Dict[str, float] = field(default_factory=dict)  # minor page faults per call
     skipped: Dict[str, str] = field(default_factory=dict)
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (every thread); 0 where they are not counted."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
 
 
 @contextlib.contextmanager
@@ -63,7 +76,8 @@ def _loops_for(fn: Callable[[], object], target: float) -> int:
 def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float,
              progress: Optional[Callable[[str], None]] = None, settle_seconds: float = 0.02) -> Case:
     """Warm up each implementation, then take `repeats` samples of each, interleaved
-    (impl A, B, C, A, B, C, ...), so that machine noise falls on all of them alike."""
+    (impl A, B, C, A, B, C, ...), so that machine noise falls on all of them alike. Minor page
+    faults are counted over the timed loops only (not the warm-up), per call."""
     loops = {}
     for name, fn in case.impls.items():
         start = time.perf_counter()
@@ -75,6 +89,7 @@ def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float
         fn()
         loops[name] = _loops_for(fn, sample_seconds)
     samples: Dict[str, List[float]] = {name: [] for name in loops}
+    faults = {name: 0 for name in loops}
     for rep in range(repeats):
         for name in loops:
             # Let the previous library's worker threads stop spinning: OpenBLAS and OpenMP
@@ -84,11 +99,15 @@ def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float
                 progress(f"{case.suite}: {case.name} | {name} ({rep + 1}/{repeats})")
             fn, n = case.impls[name], loops[name]
             fn()  # untimed: wakes this library's thread pool after the others had the cores
+            faults_before = minor_faults()
             start = time.perf_counter()
             for _ in range(n):
                 fn()
             samples[name].append((time.perf_counter() - start) / n)
+            faults[name] += minor_faults() - faults_before
     case.medians = {name: statistics.median(values) for name, values in samples.items()}
+    if resource is not None:
+        case.faults = {name: faults[name] / (loops[name] * repeats) for name in loops}
     return case
 
 

@@ -22,67 +22,78 @@ def _torch(a: np.ndarray, requires_grad: bool = False):
     return torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad)
 
 
+def _matmul_case(n: int, rng: np.random.Generator) -> Case:
+    a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    ca, cb = CArray.from_array(a), CArray.from_array(b)
+    impls = {"pyautograd-c": lambda: ca @ cb, "numpy": lambda: a @ b}
+    if n <= 64:
+        pa, pb = List2D.from_array(a), List2D.from_array(b)
+        impls["pyautograd-python"] = lambda: pa @ pb
+    if torch is not None:
+        ta, tb = _torch(a), _torch(b)
+        impls["torch"] = lambda: ta @ tb
+    return Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3)
+
+
+def _elementwise_cases(n: int, rng: np.random.Generator) -> List[Case]:
+    """Sigmoid, broadcast add and unbroadcast of one n x n array. Built in a function of its
+    own so that every closure binds this n's arrays (closures in a loop over sizes would all
+    read the last size's)."""
+    x, row = rng.standard_normal((n, n)), rng.standard_normal((1, n))
+    cx, crow = CArray.from_array(x), CArray.from_array(row)
+    work = {
+        "sigmoid": {"pyautograd-c": lambda: cx.sigmoid(), "numpy": lambda: 1.0 / (1.0 + np.exp(-x))},
+        "broadcast add (n,n)+(1,n)": {"pyautograd-c": lambda: cx + crow, "numpy": lambda: x + row},
+        "unbroadcast (n,n)->(1,n)": {"pyautograd-c": lambda: cx.unbroadcast(1, n),
+                                     "numpy": lambda: x.sum(0, keepdims=True)},
+    }
+    if n <= 64:
+        px, prow = List2D.from_array(x), List2D.from_array(row)
+        work["sigmoid"]["pyautograd-python"] = lambda: px.sigmoid()
+        work["broadcast add (n,n)+(1,n)"]["pyautograd-python"] = lambda: px + prow
+        work["unbroadcast (n,n)->(1,n)"]["pyautograd-python"] = lambda: px.unbroadcast(1, n)
+    if torch is not None:
+        tx, trow = _torch(x), _torch(row)
+        work["sigmoid"]["torch"] = lambda: torch.sigmoid(tx)
+        work["broadcast add (n,n)+(1,n)"]["torch"] = lambda: tx + trow
+        work["unbroadcast (n,n)->(1,n)"]["torch"] = lambda: tx.sum(0, keepdim=True)
+    return [Case("kernels", f"{name} n={n}", impls) for name, impls in work.items()]
+
+
 def kernels(quick: bool) -> List[Case]:
     rng = np.random.default_rng(0)
-    cases = []
-    for n in ([16, 64] if quick else [16, 32, 64, 128, 256, 512, 1024]):
-        a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-        ca, cb = CArray.from_array(a), CArray.from_array(b)
-        impls = {"pyautograd-c": lambda ca=ca, cb=cb: ca @ cb, "numpy": lambda a=a, b=b: a @ b}
-        if n <= 64:
-            pa, pb = List2D.from_array(a), List2D.from_array(b)
-            impls["pyautograd-python"] = lambda pa=pa, pb=pb: pa @ pb
-        if torch is not None:
-            ta, tb = _torch(a), _torch(b)
-            impls["torch"] = lambda ta=ta, tb=tb: ta @ tb
-        cases.append(Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3))
-    for n in ([32] if quick else [64, 512]):
-        x, row = rng.standard_normal((n, n)), rng.standard_normal((1, n))
-        cx, crow = CArray.from_array(x), CArray.from_array(row)
-        px, prow = List2D.from_array(x), List2D.from_array(row)
-        work = {
-            "sigmoid": ({"pyautograd-c": lambda: cx.sigmoid(), "pyautograd-python": lambda: px.sigmoid(),
-                         "numpy": lambda: 1.0 / (1.0 + np.exp(-x))},
-                        (lambda tx, trow: torch.sigmoid(tx))),
-            "broadcast add (n,n)+(1,n)": ({"pyautograd-c": lambda: cx + crow,
-                                           "pyautograd-python": lambda: px + prow,
-                                           "numpy": lambda: x + row},
-                                          (lambda tx, trow: tx + trow)),
-            "unbroadcast (n,n)->(1,n)": ({"pyautograd-c": lambda: cx.unbroadcast(1, n),
-                                          "pyautograd-python": lambda: px.unbroadcast(1, n),
-                                          "numpy": lambda: x.sum(0, keepdims=True)},
-                                         (lambda tx, trow: tx.sum(0, keepdim=True))),
-        }
-        for name, (impls, torch_fn) in work.items():
-            impls = dict(impls)
-            if n > 64:
-                del impls["pyautograd-python"]
-            if torch is not None:
-                tx, trow = _torch(x), _torch(row)
-                impls["torch"] = lambda f=torch_fn, tx=tx, trow=trow: f(tx, trow)
-            cases.append(Case("kernels", f"{name} n={n}", impls))
+    cases = [_matmul_case(n, rng) for n in ([16, 64] if quick else [16, 32, 64, 128, 256, 512, 1024])]
+    for n in ([16, 32] if quick else [64, 512]):
+        cases += _elementwise_cases(n, rng)
     return cases
+
+
+def _add_and_backward(a, b):
+    """a + b with its backward; returns the sum, so that a test can compare implementations."""
+    def run():
+        s = a + b
+        s.backward()
+        return s
+    return run
 
 
 def overhead(quick: bool) -> List[Case]:
-    cases = []
+    """The floor of one recorded op: a 1x1 add, then a 1x1 add and its backward."""
+    left, right = np.full((1, 1), 1.0), np.full((1, 1), 2.0)
     one = {}
     for backend in ("c", "python"):
         with ag.backend(backend):
-            one[backend] = (ag.mat([[1.0]]), ag.mat([[2.0]]))
+            one[backend] = (ag.mat(left), ag.mat(right))
     (ca, cb), (pa, pb) = one["c"], one["python"]
     add = {"pyautograd-c": lambda: ca + cb, "pyautograd-python": lambda: pa + pb}
-    both = {"pyautograd-c": lambda: (ca + cb).backward(),
-            "pyautograd-python": lambda: (pa + pb).backward()}
+    both = {"pyautograd-c": _add_and_backward(ca, cb), "pyautograd-python": _add_and_backward(pa, pb)}
     if torch is not None:
-        ta, tb = _torch(np.ones((1, 1)), True), _torch(np.ones((1, 1)), True)
+        ta, tb = _torch(left, True), _torch(right, True)
         add["torch"] = lambda: ta + tb
-        both["torch"] = lambda: (ta + tb).backward()
-    na, nb = np.ones((1, 1)), np.ones((1, 1))
-    add["numpy"] = lambda: na + nb  # no graph: the floor any framework sits on
-    cases.append(Case("overhead", "1x1 add, graph recorded", add))
-    cases.append(Case("overhead", "1x1 add + backward", both))
-    return cases
+        both["torch"] = _add_and_backward(ta, tb)
+    add["numpy"] = lambda: left + right  # no graph: the floor any framework sits on
+    return [Case("overhead", "1x1 add, graph recorded", add),
+            Case("overhead", "1x1 add + backward", both)]
 
 
 def _init(n_in: int, hidden: int, seed: int = 0):
@@ -92,8 +103,9 @@ def _init(n_in: int, hidden: int, seed: int = 0):
             rng.uniform(-b2, b2, (1, hidden)), rng.uniform(-b2, b2, (1, 1))]
 
 
-def _step(model, loss_fn, opt, x, y):
-    """One training step, the same code for pyautograd and PyTorch (they share the idiom)."""
+def _nn_step(model, loss_fn, opt, x, y):
+    """The `nn` step: modules, a loss module and an optimizer, the same code for pyautograd
+    and PyTorch (they share the idiom)."""
     def step():
         loss = loss_fn(model(x), y)
         loss.backward()
@@ -103,7 +115,7 @@ def _step(model, loss_fn, opt, x, y):
     return step
 
 
-def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
+def _pyautograd_nn(backend: str, X: np.ndarray, Y: np.ndarray, params):
     with ag.backend(backend):
         x = ag.mat(X, requires_grad=False)
         y = ag.mat(Y, requires_grad=False)
@@ -111,15 +123,63 @@ def _pyautograd_step(backend: str, X: np.ndarray, Y: np.ndarray, params):
         for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
             p.data = type(p.data).from_array(v)
         model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
-        return _step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+        return _nn_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+
+
+def _torch_nn(X, Y, params):
+    x, y = _torch(X), _torch(Y)
+    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=torch.float64)
+    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=torch.float64)
+    with torch.no_grad():
+        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
+            p.copy_(torch.tensor(v.reshape(p.shape)))
+    model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
+    return _nn_step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+
+
+def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params):
+    """The `lecture` step: raw Matrix ops and a hand-written update, as the lecture teaches."""
+    with ag.backend(backend):
+        x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
+        W1, B1, W2, B2 = weights = [ag.mat(v) for v in params]
+    lr = LEARNING_RATE
+
+    def step():
+        A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
+        L = ((A2 - y) ** 2).mean()
+        L.backward()
+        with ag.no_grad():
+            for p in weights:
+                p.data -= lr * p.grad
+                p.zero_grad()
+        return L
+    return step
+
+
+def _torch_lecture(X, Y, params):
+    """The lecture's step written for PyTorch tensors: the same forward, PyTorch's own update."""
+    x, y = _torch(X), _torch(Y)
+    W1, B1, W2, B2 = weights = [_torch(v, requires_grad=True) for v in params]
+    lr = LEARNING_RATE
+
+    def step():
+        A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
+        L = ((A2 - y) ** 2).mean()
+        L.backward()
+        with torch.no_grad():
+            for p in weights:
+                p -= lr * p.grad
+                p.grad = None
+        return L
+    return step
 
 
 def _numpy_step(X, Y, params):
+    """Forward, backward and update written out by hand: the same math as both steps."""
     W1, b1, W2, b2 = [p.copy() for p in params]
-    n = X.shape[0]
 
     def step():
-        nonlocal W1, b1, W2, b2  # updated in place
+        nonlocal W1, b1, W2, b2  # `-=` below updates the arrays in place
         A1 = 1.0 / (1.0 + np.exp(-(X @ W1.T + b1)))
         A2 = 1.0 / (1.0 + np.exp(-(A1 @ W2.T + b2)))
         diff = A2 - Y
@@ -134,35 +194,31 @@ def _numpy_step(X, Y, params):
     return step
 
 
-def _torch_step(X, Y, params):
-    x, y = _torch(X), _torch(Y)
-    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=torch.float64)
-    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=torch.float64)
-    with torch.no_grad():
-        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
-            p.copy_(torch.tensor(v.reshape(p.shape)))
-    model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
-    return _step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+STEPS = {"lecture": (_pyautograd_lecture, _torch_lecture), "nn": (_pyautograd_nn, _torch_nn)}
 
 
-def train_steps(n: int, d: int, h: int, with_python: bool = True):
-    """The train-step callables of every implementation for one size, from the same start."""
+def train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
+    """The `kind` ("lecture" or "nn") train-step callables of every implementation for one
+    size, each on its own copy of the same data and initial parameters."""
+    ours, theirs = STEPS[kind]
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
     params = _init(d, h)
-    impls = {"pyautograd-c": _pyautograd_step("c", X, Y, params)}
+    impls = {"pyautograd-c": ours("c", X, Y, params)}
     if with_python:
-        impls["pyautograd-python"] = _pyautograd_step("python", X, Y, params)
+        impls["pyautograd-python"] = ours("python", X, Y, params)
     impls["numpy"] = _numpy_step(X, Y, params)
     if torch is not None:
-        impls["torch"] = _torch_step(X, Y, params)
+        impls["torch"] = theirs(X, Y, params)
     return impls
 
 
 def train(quick: bool) -> List[Case]:
+    """Both steps at every size; the Python backend at the small sizes only."""
     sizes = TRAIN_SIZES[:2] if quick else TRAIN_SIZES
-    return [Case("train", f"step (N,D,H)=({n},{d},{h})", train_steps(n, d, h, with_python=n * d * h <= 1e6))
-            for n, d, h in sizes]
+    return [Case("train", f"{kind} (N,D,H)=({n},{d},{h})",
+                 train_steps(kind, n, d, h, with_python=n * d * h <= 1e6), show_faults=True)
+            for kind in STEPS for n, d, h in sizes]
 
 
 SUITES = {"kernels": kernels, "overhead": overhead, "train": train}

@@ -1,0 +1,138 @@
+"""The benchmark compares like with like: every implementation of a row, called once on a fresh
+build of the suites (quick sizes), returns the same values, so none of them times other arrays
+or other parameters than its neighbours. And its bookkeeping (page faults, targets, the thread
+rule) reports what was measured. Nothing here is timed."""
+import mmap
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # `pytest` run without `python -m` does not put the root on the path
+    sys.path.append(ROOT)
+
+from bench import harness, report  # noqa: E402
+from bench.suites import SUITES  # noqa: E402
+
+# Relative tolerance per suite: kernels and train steps sum in different orders in each library
+# (matmul blocking, reductions), the 1x1 overhead rows add two small integers exactly.
+RTOL = {"kernels": 1e-10, "overhead": 0.0, "train": 1e-10}
+
+
+def as_array(value) -> np.ndarray:
+    """A Matrix, a storage, a torch tensor, an ndarray or a float as a 2-D float64 copy
+    (a copy now, while the value is alive: a C storage's view reads a pooled buffer)."""
+    if harness.torch is not None and isinstance(value, harness.torch.Tensor):
+        value = value.detach().numpy()
+    elif hasattr(value, "numpy"):
+        value = value.numpy()
+    return np.atleast_2d(np.array(value, dtype=np.float64))
+
+
+@pytest.fixture(scope="module")
+def first_calls():
+    """{(suite, case): {implementation: values of its first call}} over every quick suite."""
+    calls = {}
+    for suite, build in SUITES.items():
+        for case in build(True):
+            calls[(suite, case.name)] = {impl: as_array(fn()) for impl, fn in case.impls.items()}
+    return calls
+
+
+def reference(values: dict) -> str:
+    return "numpy" if "numpy" in values else "pyautograd-c"
+
+
+@pytest.mark.parametrize("impl", ["pyautograd-c", "pyautograd-python", "torch"])
+def test_every_implementation_of_a_row_computes_what_its_reference_does(first_calls, impl):
+    if impl == "torch" and harness.torch is None:
+        pytest.skip("PyTorch is not installed: its column is not built")
+    compared, wrong = 0, []
+    for (suite, name), values in first_calls.items():
+        ref = reference(values)
+        if impl not in values or impl == ref:
+            continue
+        got, want = values[impl], values[ref]
+        scale = float(np.abs(want).max()) if want.size else 0.0
+        if got.shape != want.shape:
+            wrong.append(f"{suite}: {name}: shape {got.shape} against {ref}'s {want.shape}")
+        elif not np.allclose(got, want, rtol=RTOL[suite], atol=RTOL[suite] * scale):
+            wrong.append(f"{suite}: {name}: largest difference {np.abs(got - want).max():.3g} "
+                         f"from {ref}'s values (scale {scale:.3g})")
+        compared += 1
+    assert not wrong, f"{impl} does not do its row's work:\n" + "\n".join(wrong)
+    assert compared >= 10, f"only {compared} rows have both {impl} and a reference"
+
+
+def test_both_train_steps_start_from_the_same_data_and_parameters(first_calls):
+    """The lecture and nn steps are the same network: their first losses agree at each size."""
+    sizes = 0
+    for (suite, name), values in first_calls.items():
+        if suite == "train" and name.startswith("lecture "):
+            twin = first_calls[("train", "nn " + name[len("lecture "):])]
+            np.testing.assert_allclose(values["numpy"], twin["numpy"], rtol=0)
+            np.testing.assert_allclose(values["pyautograd-c"], twin["pyautograd-c"], rtol=RTOL["train"])
+            sizes += 1
+    assert sizes == 2  # the quick sizes
+
+
+def test_every_row_has_a_reference_and_something_to_compare_with_it(first_calls):
+    for (suite, name), values in first_calls.items():
+        assert {"pyautograd-c", "pyautograd-python"} <= set(values), (suite, name)
+        assert reference(values) in values
+
+
+def test_page_faults_are_counted_per_call_over_the_timed_loops():
+    pages = 64
+
+    def fresh_memory():  # maps, touches and unmaps `pages` pages: one fault each, every call
+        with mmap.mmap(-1, pages * mmap.PAGESIZE) as m:
+            for i in range(pages):
+                m[i * mmap.PAGESIZE] = 1
+
+    case = harness.Case("t", "row", {"fresh": fresh_memory, "none": lambda: None})
+    harness.run_case(case, repeats=3, sample_seconds=0.0, cap_seconds=5.0, settle_seconds=0.0)
+    assert case.faults["fresh"] >= pages / 2  # transparent huge pages could merge a few
+    assert case.faults["none"] < case.faults["fresh"] / 4
+
+
+def measured(suite, name, threads=1, **medians):
+    case = harness.Case(suite, name, {})
+    case.medians = {impl.replace("_", "-"): t for impl, t in medians.items()}
+    return threads, case
+
+
+def test_targets_are_issue_10s_for_both_train_steps_on_one_thread_only():
+    results = [measured("train", "lecture (N,D,H)=(64,16,32)", pyautograd_c=29e-6, torch=100e-6,
+                        numpy=17e-6, pyautograd_python=3e-3),
+               measured("train", "nn (N,D,H)=(64,16,32)", pyautograd_c=31e-6, torch=100e-6,
+                        numpy=20e-6, pyautograd_python=3e-3),
+               measured("train", "nn (N,D,H)=(64,16,32)", threads=2, pyautograd_c=1.0, torch=1e-6),
+               measured("kernels", "matmul n=512", pyautograd_c=1.0, numpy=0.96)]
+    lines = report.check_targets(results)
+    assert len(lines) == 7  # 2 rows x 3 train targets, 1 matmul; nothing from the 2-thread row
+    assert lines[0].endswith("matmul n=512, numpy / pyautograd-c: 0.96 (target >= 0.95) met")
+    assert lines[1].endswith("lecture (N,D,H)=(64,16,32), pyautograd-c / torch: 0.29 (target <= 0.3) met")
+    assert lines[2].endswith("lecture (N,D,H)=(64,16,32), pyautograd-c / numpy: 1.71 (target <= 1.6) MISSED")
+    # nn: 0.31 over torch, 1.55 over numpy; python / c: 103 for lecture, 97 for nn
+    assert [line.split()[-1] for line in lines[3:]] == ["MISSED", "met", "met", "MISSED"]
+    named = {(name, num, den) for _, name, num, den, _, _ in report.TARGETS}
+    for kind in ("lecture", "nn"):
+        for n, d, h in ((4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)):
+            for other in ("torch", "numpy"):
+                assert (f"{kind} (N,D,H)=({n},{d},{h})", "pyautograd-c", other) in named
+
+
+def test_rows_more_than_5_percent_slower_on_two_threads_are_listed_ours_first():
+    results = [measured("kernels", "a", pyautograd_c=100e-6, numpy=100e-6),
+               measured("kernels", "b", pyautograd_c=100e-6, numpy=100e-6),
+               measured("kernels", "a", threads=2, pyautograd_c=104e-6, numpy=110e-6),
+               measured("kernels", "b", threads=2, pyautograd_c=106e-6, numpy=90e-6)]
+    found = report.slower_on_more_threads(results)
+    assert [(row, impl) for row, impl, *_ in found] == [("kernels: b", "pyautograd-c"),
+                                                        ("kernels: a", "numpy")]
+    assert report.thread_lines(found)[0].endswith("(+6%)")
+    assert report.thread_target(results, found)[0].endswith("1 of 2 rows above 1.05 (target: none) MISSED")
+    assert report.thread_target(results[:2], []) == []  # one thread count: no rule to check
