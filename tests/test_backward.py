@@ -1,4 +1,4 @@
-"""backward(): the graph semantics of DESIGN.md, on every backend."""
+"""backward(): the graph semantics of docs/design.md, on every backend."""
 import gc
 import weakref
 
