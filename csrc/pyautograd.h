@@ -77,4 +77,7 @@ void pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, dou
 int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
                const double *a, const double *b, int accumulate, double *c, int num_threads);
 
+/* The micro-kernel pag_matmul runs on this CPU (a static string, e.g. "6x8 AVX2+FMA"). */
+const char *pag_matmul_kernel(void);
+
 #endif
