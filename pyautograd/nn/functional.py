@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import backends
 from ..backends.base import Storage, as_scalar
+from ..compile import capturing
 from ..factories import generator
 from ..forward import Dual
 from ..matrix import Matrix, _accumulate, _accumulate_matmul, _lift, _node
@@ -103,6 +104,9 @@ def _loss_node(op: str, reduction: str, values: Storage, terms: Tuple[Any, ...])
                     continue
                 if reduction == "none":
                     _accumulate(node, local() * grad, scale=scale)
+                elif capturing():  # pyautograd.compile records: keep the 1x1 in a buffer,
+                    # never read it in Python (the same products, so the same bits)
+                    _accumulate(node, local() * (grad * scale / divisor))
                 else:
                     _accumulate(node, local(), owned=False, scale=scale * grad.item() / divisor)
         result._gradient = _gradient
