@@ -205,7 +205,8 @@ class _Trace:
         self.extents.append(reads + (out,))
 
     def signature(self) -> Tuple[Any, ...]:
-        ops = tuple(op[:-1] + (_bits(op[-1]),) for op in self.ops)
+        # numbers from the scalar table or a buffer are read at replay: only their source counts
+        ops = tuple(op[:-1] + (_bits(op[-1]) if op[16] == FROM_OP else b"",) for op in self.ops)
         opts = tuple((id(o), id(g), id(p), first, n, s) for o, g, p, _st, first, n, s in self.optimizers)
         return ops, tuple(b.signature() for b in self.buffers), opts
 
@@ -480,7 +481,7 @@ def _rebuild(values: List[Matrix], form: str) -> Any:
 def _describe_difference(a: _Trace, b: _Trace) -> str:
     """Why two recordings of the same step differ, in words."""
     for i, (x, y) in enumerate(zip(a.ops, b.ops)):
-        if x[:-1] == y[:-1] and _bits(x[-1]) != _bits(y[-1]):
+        if x[:-1] == y[:-1] and x[16] == FROM_OP and _bits(x[-1]) != _bits(y[-1]):
             return (f"launch #{i} ({_NAME_OF[x[0]]}) got the number {x[-1]!r} in one step and "
                     f"{y[-1]!r} in the next: a number computed in Python that changes from step "
                     "to step (only pyautograd's optimizers declare theirs for a replay to "
