@@ -41,8 +41,8 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from . import backends
-from .grad_mode import is_grad_enabled
-from .matrix import Matrix
+from . import grad_mode as _grad_mode
+from .matrix import Matrix, _node as _leaf
 from .optim import optimizer as _optimizer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -567,10 +567,17 @@ class _Plan:
         self.input_objs: List[Any] = [None] * len(buffers)
         self.n_table = len(trace.slot_values)
         self.scalars = ffi.new("double[]", max(self.n_table, 1))
+        # per parameter: its state dict, how many entries it had and the buffers among them;
+        # per optimizer and group: the structure its update branched on (one check each)
         self.optimizers = []
+        self.structures = []
+        seen = set()
         for opt, group, p, state, first, n, structure in trace.optimizers:
             held = tuple((k, v) for k, v in state.items() if isinstance(v, backends.base.Storage))
-            self.optimizers.append((opt, group, p, state, first, n, structure, held))
+            self.optimizers.append((opt, group, p, state, len(state), held))
+            if (id(opt), id(group)) not in seen:
+                seen.add((id(opt), id(group)))
+                self.structures.append((opt, group, state, structure))
         self.ffi = ffi
         self.CArray = carray.CArray
 
@@ -615,12 +622,15 @@ class _Plan:
             m = ref()
             if m is not None and (m.data is not data or m._grad is not grad):
                 return False
-        for opt, group, p, state, _first, _n, structure, held in self.optimizers:
-            if opt.state.get(p) is not state or opt._structure(group, state) != structure:
+        for opt, _group, p, state, n_entries, held in self.optimizers:
+            if opt.state.get(p) is not state or len(state) != n_entries:
                 return False
             for k, v in held:
                 if state.get(k) is not v:
                     return False
+        for opt, group, state, structure in self.structures:
+            if opt._structure(group, state) != structure:
+                return False
         return True
 
     def bind_inputs(self, matrices: List[Matrix]) -> None:
@@ -643,10 +653,11 @@ class _Plan:
             objs[slot] = buf
 
     def run(self, matrices: List[Matrix]) -> Any:
-        self.bind_inputs(matrices)
+        if self.input_slots:
+            self.bind_inputs(matrices)
         if self.optimizers:
             values: List[float] = []
-            for opt, group, _p, state, _first, _n, _s, _h in self.optimizers:
+            for opt, group, _p, state, _n, _h in self.optimizers:
                 values.extend(opt._scalars(group, state))
             self.scalars[0:len(values)] = values
         failed = self.lib.pag_plan_run(self.ops, self.n_ops, self.table_ptrs, self.n_buffers,
@@ -660,8 +671,13 @@ class _Plan:
         out = []
         for idx, nrow, ncol, transposed in self.out_specs:
             storage = self.CArray(nrow, ncol, transposed)
-            self.ffi.memmove(storage.buf, self.table_ptrs[idx], nrow * ncol * 8)
-            out.append(Matrix(storage, requires_grad=False))
+            if nrow == ncol == 1:
+                storage.buf[0] = self.table_ptrs[idx][0]
+            else:
+                self.ffi.memmove(storage.buf, self.table_ptrs[idx], nrow * ncol * 8)
+            out.append(_leaf(storage, (), "compiled"))  # a new leaf, as Matrix(storage, False)
+        if self.form == "one":
+            return out[0]
         return _rebuild(out, self.form)
 
 
@@ -716,8 +732,12 @@ class CompiledStep:
             self._entries.clear()
 
     def _key(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[Any, List[Matrix]]:
-        parts: List[Any] = [backends.get_backend(), is_grad_enabled(), backends.get_num_threads()]
+        """What a plan is recorded for: backend, grad mode, thread count, the matrices' shapes,
+        layouts and requires_grad, the other arguments' values; and the matrices."""
+        parts: List[Any] = [_current_storage(), _grad_enabled(), _threads[0]]
         matrices = []
+        if not args and not kwargs:
+            return tuple(parts), matrices
         for a in args:
             if isinstance(a, Matrix):
                 d = a.data
@@ -730,18 +750,16 @@ class CompiledStep:
             if isinstance(v, Matrix):
                 raise TypeError("compile: pass matrices to a compiled step positionally")
             parts.append((k, type(v), v))
-        key = tuple(parts)
-        try:
-            hash(key)
-        except TypeError:
-            raise TypeError("compile: a compiled step's arguments must be matrices or hashable "
-                            "values (they are part of the cache key)") from None
-        return key, matrices
+        return tuple(parts), matrices
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             key, matrices = self._key(args, kwargs)
-            entry = self._entries.get(key)
+            try:
+                entry = self._entries.get(key)
+            except TypeError:
+                raise TypeError("compile: a compiled step's arguments must be matrices or "
+                                "hashable values (they are part of the cache key)") from None
             if entry is not None and entry.plan is not None:
                 if entry.plan.valid():
                     self.stats["replayed"] += 1
@@ -768,7 +786,7 @@ class CompiledStep:
                 raise
 
     def _capturable(self, matrices: List[Matrix]) -> bool:
-        if backends.get_backend() != "c":
+        if _current_storage().backend_name != "c":
             return False
         from .backends.carray import CArray
         return all(type(m.data) is CArray for m in matrices)
@@ -811,6 +829,12 @@ class CompiledStep:
 
 
 _hooks_instance: List[Optional[_Hooks]] = [None]
+_current_storage = backends.current_storage
+_grad_enabled = _grad_mode._enabled.get
+try:
+    from .backends.carray import _threads  # the matmul's thread count, read at every call
+except ImportError:  # no C build: every step runs eagerly
+    _threads = [1]
 
 
 def _hooks() -> _Hooks:
