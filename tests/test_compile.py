@@ -341,3 +341,19 @@ def test_an_optimizer_without_the_capture_protocol_is_refused():
     with pytest.raises(NotImplementedError, match="_scalars"):
         for _ in range(3):
             compiled()
+
+
+def test_the_readme_example_runs_and_prints_what_it_says():
+    import contextlib
+    import io
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    body = text.split("## Compiling a training step\n", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", body, re.S)
+    expected = [line.split("  # ", 1)[1].strip() for line in code.splitlines()
+                if line.startswith("print(")]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(code, {})
+    assert out.getvalue().splitlines() == expected
