@@ -638,11 +638,13 @@ class _Plan:
         of the plan's other buffers)."""
         ffi, ptrs = self.ffi, self.table_ptrs
         objs = self.input_objs
+        changed = False
         for position, slot in self.input_slots:
             data = matrices[position].data
             buf = data.buf
             if objs[slot] is buf:
                 continue
+            changed = True
             addr = int(ffi.cast("uintptr_t", buf))
             if addr in self.input_addresses:
                 raise CaptureError("compile: an input shares its memory with a buffer of the "
@@ -651,6 +653,12 @@ class _Plan:
                 raise CaptureError("compile: an input is smaller than when the step was recorded")
             ptrs[slot] = ffi.cast("double *", buf)
             objs[slot] = buf
+        if changed and len(self.input_slots) > 1:
+            seen = {int(ffi.cast("uintptr_t", objs[slot])) for _position, slot in self.input_slots}
+            if len(seen) != len(self.input_slots):
+                for _position, slot in self.input_slots:
+                    objs[slot] = None  # check again next time
+                raise CaptureError("compile: two inputs share their memory")
 
     def run(self, matrices: List[Matrix]) -> Any:
         if self.input_slots:
@@ -753,6 +761,8 @@ class CompiledStep:
         return tuple(parts), matrices
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _tracing() is not None:  # called from a step being recorded: becomes part of it
+            return self.fn(*args, **kwargs)
         with self._lock:
             key, matrices = self._key(args, kwargs)
             try:
@@ -806,15 +816,28 @@ class CompiledStep:
                 raise CaptureError("compile: two inputs share their memory")
             inputs[addr] = i
         trace = _Trace(hooks.ffi, inputs)
+        # the optimizers' hyper-parameters as the first recording left them: a step that
+        # changes them itself (a scheduler stepping inside it) cannot be replayed
+        groups = [] if entry.first is None else [
+            (g, {k: v for k, v in g.items() if k != "params"}) for _o, g, *_rest in entry.first.optimizers]
         with _trace_lock:
             _active[0] = trace
             try:
                 with hooks:
                     result = self.fn(*args, **kwargs)
                     outputs, form = _flatten(result)
+            except BaseException as exc:
+                if not isinstance(exc, CaptureError):
+                    entry.first = None  # an error of the step itself: record afresh next time
+                raise
             finally:
                 _active[0] = None
         self.stats["traced"] += 1
+        for group, before in groups:
+            if {k: v for k, v in group.items() if k != "params"} != before:
+                raise CaptureError("compile: the step changes an optimizer's hyper-parameters "
+                                   "itself (a learning-rate scheduler stepping inside the step?); "
+                                   "a replay would not. Step schedulers outside the compiled step")
         if entry.first is None:
             entry.first = trace
         else:

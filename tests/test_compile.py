@@ -357,3 +357,24 @@ def test_the_readme_example_runs_and_prints_what_it_says():
     with contextlib.redirect_stdout(out):
         exec(code, {})
     assert out.getvalue().splitlines() == expected
+
+
+def test_a_scheduler_stepping_inside_the_step_is_refused():
+    step, _params, opt = nn_step((4, 2, 4), "sgd")
+    scheduler = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+    def with_scheduler():
+        loss = step()
+        scheduler.step()
+        return loss
+    refused(with_scheduler, r"scheduler")
+
+
+def test_a_compiled_step_called_from_a_recorded_step_is_recorded_inline():
+    inner_step, params = lecture_step((4, 2, 4))
+    eager, eager_params = lecture_step((4, 2, 4))
+    inner = ag.compile(inner_step)
+    outer = ag.compile(lambda: inner())
+    for _ in range(8):
+        assert outer().item() == eager().item()
+    assert outer.stats["replayed"] == 5 and inner.stats == {"eager": 1, "traced": 0, "replayed": 0}
