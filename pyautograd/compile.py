@@ -25,9 +25,13 @@ input shapes, another grad mode or thread count, a parameter replaced by assignm
 (`p.data = ...`), an optimizer whose state was replaced or whose structure changed (momentum
 switched on). What cannot be replayed is refused at trace time, never replayed wrongly: reading
 values in the middle of the step (`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op
-computed outside the C kernels (gelu, value checks such as binary_cross_entropy's), state
-rebound instead of updated in place, numbers that change between steps without an optimizer
-declaring them. On the `python` and `verify` backends the step simply runs eagerly.
+computed outside the C kernels (gelu), state rebound instead of updated in place, numbers that
+change between steps without an optimizer declaring them, a scheduler stepping inside the step.
+Value checks that must survive (binary_cross_entropy's range check) use `check_zero`: a replay
+raises after the step ran. Matrices read from globals or closures are the ones read when the
+step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
+a module's parameter object rather than its `.data`): pass changing data as arguments. On the
+`python` and `verify` backends the step simply runs eagerly.
 """
 from __future__ import annotations
 
@@ -139,6 +143,7 @@ class _Trace:
         self.slots: Dict[int, int] = {}  # id(float) -> scalar table position
         self.slot_values: List[float] = []  # keeps those floats alive (their ids stay unique)
         self.optimizers: List[Tuple[Any, ...]] = []  # (optimizer, group, param, state, first, n, structure)
+        self.checks: List[Tuple[int, Callable[[], BaseException]]] = []  # (buffer, error) after a replay
 
     def address(self, obj: Any) -> int:
         return int(self.ffi.cast("uintptr_t", obj))
@@ -208,7 +213,8 @@ class _Trace:
         # numbers from the scalar table or a buffer are read at replay: only their source counts
         ops = tuple(op[:-1] + (_bits(op[-1]) if op[16] == FROM_OP else b"",) for op in self.ops)
         opts = tuple((id(o), id(g), id(p), first, n, s) for o, g, p, _st, first, n, s in self.optimizers)
-        return ops, tuple(b.signature() for b in self.buffers), opts
+        checks = tuple(b for b, _error in self.checks)
+        return ops, tuple(b.signature() for b in self.buffers), opts, checks
 
 
 _active: List[Optional[_Trace]] = [None]  # the trace being recorded, if any
@@ -226,6 +232,19 @@ def capturing() -> bool:
     """True while this thread's step is being recorded by compile (library code that would read
     a value in Python takes a path that keeps it in a buffer instead)."""
     return _tracing() is not None
+
+
+def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
+    """A value check that survives compilation: `count` (a 1x1 storage, computed by kernels)
+    must be 0, else `error()` is raised: now, and after every replay of a step recorded with it
+    (a replay raises once the step has run, since it runs in one C call)."""
+    t = _tracing()
+    if t is not None:
+        b = t.buffer(count.buf)
+        t.checks.append((b, error))
+    value = _hooks_instance[0].item(count) if t is not None else count.item()
+    if value != 0.0:
+        raise error()
 
 
 def _refuse_kernel(name: str, real: Callable) -> Callable:
@@ -578,6 +597,10 @@ class _Plan:
             if (id(opt), id(group)) not in seen:
                 seen.add((id(opt), id(group)))
                 self.structures.append((opt, group, state, structure))
+        self.checks = trace.checks
+        for b, _error in self.checks:
+            if buffers[b].capacity is None or buffers[b].capacity < 1:
+                raise CaptureError("compile: a value check reads an empty buffer")
         self.ffi = ffi
         self.CArray = carray.CArray
 
@@ -676,6 +699,9 @@ class _Plan:
                 raise MemoryError("compiled step: a matrix product could not allocate its "
                                   "packing buffers (the step stopped part way)")
             raise RuntimeError(f"compiled step: launch #{failed - 1} was invalid")
+        for b, error in self.checks:
+            if self.table_ptrs[b][0] != 0.0:
+                raise error()
         out = []
         for idx, nrow, ncol, transposed in self.out_specs:
             storage = self.CArray(nrow, ncol, transposed)

@@ -378,3 +378,44 @@ def test_a_compiled_step_called_from_a_recorded_step_is_recorded_inline():
     for _ in range(8):
         assert outer().item() == eager().item()
     assert outer.stats["replayed"] == 5 and inner.stats == {"eager": 1, "traced": 0, "replayed": 0}
+
+
+def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
+    X, Y, _ = data(16, 2, 4)
+
+    def make():
+        model, x, _ = nn_model((16, 2, 4))
+        y = ag.mat((Y > 0.5).astype(float), requires_grad=False)
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        loss_fn = nn.BCELoss()
+
+        def step(xb):
+            loss = loss_fn(model(xb), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            return loss
+        return step, list(model.parameters()), y
+
+    x = ag.mat(X, requires_grad=False)
+    eager, eager_params, eager_y = make()
+    compiled_fn, params, y = make()
+    compiled = ag.compile(compiled_fn)
+    for _ in range(10):
+        assert compiled(x).item() == eager(x).item()
+    for p, q in zip(params, eager_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    for target in (y, eager_y):  # targets outside [0, 1]...
+        target.data = type(target.data).from_array(np.full(Y.shape, 2.0))
+    with pytest.raises(nn.functional.InputRangeError, match="between 0 and 1"):
+        eager(x)
+    # ...y's storage was replaced, so the plan retraces and the recording raises eagerly
+    with pytest.raises(nn.functional.InputRangeError, match="between 0 and 1"):
+        compiled(x)
+    y.data.fill_(0.5)  # valid again, now a plan over this storage; then invalid in place
+    for _ in range(4):
+        compiled(x)
+    assert compiled.stats["replayed"] >= 8
+    y.data.fill_(-1.0)
+    with pytest.raises(nn.functional.InputRangeError, match="after it ran"):
+        compiled(x)

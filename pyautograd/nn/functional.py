@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backends
 from ..backends.base import Storage, as_scalar
-from ..compile import capturing
+from ..compile import capturing, check_zero
 from ..factories import generator
 from ..forward import Dual
 from ..matrix import Matrix, _accumulate, _accumulate_matmul, _lift, _node
@@ -133,7 +133,15 @@ def mse_loss(prediction: Matrix, target: Any, reduction: str = "mean") -> Matrix
 
 
 def _check_unit_interval(op: str, what: str, values: Storage) -> None:
-    """PyTorch's BCE check: every element (NaN fails too) must lie in [0, 1]."""
+    """PyTorch's BCE check: every element (NaN fails too) must lie in [0, 1]. While
+    pyautograd.compile records, the count of values outside is computed by kernels, so that a
+    replayed step checks it too (and raises after the step, which then ran in one C call)."""
+    if capturing():
+        outside = ((values < 0.0) + (values > 1.0) + (values != values)).sum()
+        check_zero(outside, lambda: InputRangeError(
+            f"{op}: all elements of {what} should be between 0 and 1 (shape {values.shape}); "
+            "found by a compiled step, after it ran"))
+        return
     arr = values.numpy()
     inside = (arr >= 0.0) & (arr <= 1.0)
     if not inside.all():
