@@ -527,17 +527,31 @@ def _describe_difference(a: _Trace, b: _Trace) -> str:
     return "the kernels launched by the step differ between two steps"
 
 
+GRAD_ANY, GRAD_IS = 0, 1  # a guarded matrix's gradient: whatever, or this one (or None)
+
+
+def _matrices_over(trace: _Trace) -> List[Matrix]:
+    """Every live Matrix whose values are an external buffer of the trace."""
+    from .backends.carray import CArray
+    external = {b.address for b in trace.buffers if b.origin == "external"}
+    cast = trace.ffi.cast
+    return [obj for obj in gc.get_objects()
+            if type(obj) is Matrix and type(obj.data) is CArray
+            and int(cast("uintptr_t", obj.data.buf)) in external]
+
+
 class _Plan:
     """A validated recording, ready to replay: C op array, buffer and scalar tables, guards."""
 
-    def __init__(self, trace: _Trace, outputs: List[Any], form: str, n_inputs: int) -> None:
+    def __init__(self, trace: _Trace, outputs: List[Any], form: str, n_inputs: int,
+                 before: Dict[int, Tuple[Any, Any]]) -> None:
         from .backends import carray
         ffi, lib = carray.ffi, carray.lib
         self.lib = lib
         buffers = trace.buffers
         external = {b.address: i for i, b in enumerate(buffers) if b.origin == "external"}
         sizes = self._external_sizes(ffi, external, buffers)
-        self.guards = self._matrix_guards(external, ffi)
+        self._matrix_guards(trace, before)
         for b in buffers:
             if b.capacity is None and b.origin == "external":
                 b.capacity = sizes.get(b.address)
@@ -626,24 +640,36 @@ class _Plan:
                         sizes[addr] = max(sizes.get(addr, 0), obj.nrow * obj.ncol)
         return sizes
 
-    @staticmethod
-    def _matrix_guards(external: Dict[int, int], ffi: Any) -> List[Tuple[Any, Any, Any]]:
-        """(weak reference, data, grad) of every Matrix whose values are an external buffer of
-        the plan (parameters, closed-over data): a replay requires them unchanged."""
-        from .backends.carray import CArray
-        guards = []
-        for obj in gc.get_objects():
-            if type(obj) is Matrix and type(obj.data) is CArray:
-                if int(ffi.cast("uintptr_t", obj.data.buf)) in external:
-                    guards.append((weakref.ref(obj), obj.data, obj._grad))
-        return guards
+    def _matrix_guards(self, trace: _Trace, before: Dict[int, Tuple[Any, Any]]) -> None:
+        """For every Matrix whose values are an external buffer of the plan (parameters,
+        closed-over data): its storage must be unchanged at a replay; its gradient as the step
+        found it (`before`: None, or the same storage when the step touched it) wherever that
+        could change what the step does; and the gradient the step left is put back after each
+        replay (a zero_grad()/backward step leaves a gradient of its own)."""
+        self.guards: List[Tuple[Any, Any, int, Any]] = []
+        self.post: List[Tuple[Any, Any]] = []
+        for m in _matrices_over(trace):
+            ref = weakref.ref(m)
+            found = before.get(id(m))
+            if found is None or found[0]() is not m:  # not seen when the step began
+                self.guards.append((ref, m.data, GRAD_IS, m._grad))
+                continue
+            grad = found[1]
+            if grad is None:
+                self.guards.append((ref, m.data, GRAD_IS, None))
+            elif trace.address(grad.buf) in trace.index:
+                self.guards.append((ref, m.data, GRAD_IS, grad))
+            else:
+                self.guards.append((ref, m.data, GRAD_ANY, None))
+            if m._grad is not grad:
+                self.post.append((ref, m._grad))
 
     def valid(self) -> bool:
         """The state the plan was recorded over is still there: parameters' storages and
         gradients, optimizers' state dicts, buffers and structure."""
-        for ref, data, grad in self.guards:
+        for ref, data, mode, grad in self.guards:
             m = ref()
-            if m is not None and (m.data is not data or m._grad is not grad):
+            if m is not None and (m.data is not data or (mode == GRAD_IS and m._grad is not grad)):
                 return False
         for opt, _group, p, state, n_entries, held in self.optimizers:
             if opt.state.get(p) is not state or len(state) != n_entries:
@@ -699,6 +725,10 @@ class _Plan:
                 raise MemoryError("compiled step: a matrix product could not allocate its "
                                   "packing buffers (the step stopped part way)")
             raise RuntimeError(f"compiled step: launch #{failed - 1} was invalid")
+        for ref, grad in self.post:
+            m = ref()
+            if m is not None:
+                m._grad = grad
         for b, error in self.checks:
             if self.table_ptrs[b][0] != 0.0:
                 raise error()
@@ -846,6 +876,9 @@ class CompiledStep:
         # changes them itself (a scheduler stepping inside it) cannot be replayed
         groups = [] if entry.first is None else [
             (g, {k: v for k, v in g.items() if k != "params"}) for _o, g, *_rest in entry.first.optimizers]
+        # the gradients of the parameters (and other matrices) as the second recording finds them
+        before = {} if entry.first is None else {
+            id(m): (weakref.ref(m), m._grad) for m in _matrices_over(entry.first)}
         with _trace_lock:
             _active[0] = trace
             try:
@@ -859,8 +892,8 @@ class CompiledStep:
             finally:
                 _active[0] = None
         self.stats["traced"] += 1
-        for group, before in groups:
-            if {k: v for k, v in group.items() if k != "params"} != before:
+        for group, hyper in groups:
+            if {k: v for k, v in group.items() if k != "params"} != hyper:
                 raise CaptureError("compile: the step changes an optimizer's hyper-parameters "
                                    "itself (a learning-rate scheduler stepping inside the step?); "
                                    "a replay would not. Step schedulers outside the compiled step")
@@ -872,7 +905,7 @@ class CompiledStep:
                 raise CaptureError("compile: two consecutive steps did not launch the same "
                                    "kernels on the same state, so neither can be replayed: "
                                    + _describe_difference(first, trace))
-            entry.plan = _Plan(trace, outputs, form, len(matrices))
+            entry.plan = _Plan(trace, outputs, form, len(matrices), before)
         copies = [Matrix(m.data.copy(), requires_grad=False) for m in outputs]
         return _rebuild(copies, form)
 

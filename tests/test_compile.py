@@ -419,3 +419,69 @@ def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
     y.data.fill_(-1.0)
     with pytest.raises(nn.functional.InputRangeError, match="after it ran"):
         compiled(x)
+
+
+def test_two_alternating_batch_shapes_replay_and_leave_the_gradients_eager_leaves():
+    """zero_grad() first, as in many PyTorch loops: each step leaves its gradients in the
+    parameters. Two plans (a full and a last, smaller batch) alternate; after every replay the
+    parameters' .grad is what eager execution leaves there, and neither plan retraces."""
+    rng = np.random.default_rng(5)
+    batches = [(ag.mat(rng.standard_normal((n, 3)), requires_grad=False),
+                ag.mat(rng.random((n, 1)), requires_grad=False)) for n in (8, 3) * 12]
+
+    def make():
+        model, _, _ = nn_model((8, 3, 5))
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        loss_fn = nn.MSELoss()
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+        return step, list(model.parameters())
+
+    eager, eager_params = make()
+    compiled_fn, params = make()
+    compiled = ag.compile(compiled_fn)
+    for xb, yb in batches:
+        assert compiled(xb, yb).item() == eager(xb, yb).item()
+        for p, q in zip(params, eager_params):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+            np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+    assert compiled.stats == {"eager": 2, "traced": 4, "replayed": 18}
+
+
+def test_a_gradient_set_between_steps_is_seen():
+    """The lecture step finds no gradients (it zeroes them at its end): a gradient set by hand
+    between steps would be accumulated by eager execution, so the plan retraces."""
+    eager, eager_params = lecture_step((4, 2, 4))
+    step, params = lecture_step((4, 2, 4))
+    compiled = ag.compile(step)
+    for i in range(12):
+        assert compiled().item() == eager().item()
+        if i == 6:
+            for ps in (params, eager_params):
+                ps[1].grad = type(ps[1].data).full(1, 4, 0.5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert compiled.stats["traced"] == 4
+
+
+def test_the_main_job_compiles_by_default_and_reports_both_times():
+    import io
+
+    from pyautograd.__main__ import parse_args
+    from pyautograd.demo import Config, run, train
+    assert parse_args([]).compile is True and parse_args(["--no-compile"]).compile is False
+    out = io.StringIO()
+    run(Config(epochs=6, n=200), out, compare_epochs=6)
+    text = out.getvalue()
+    assert "compiled: " in text and "ms per epoch; eager: " in text and "losses identical" in text
+    eager = train(Config(epochs=6, n=200, compile=False))
+    compiled = train(Config(epochs=6, n=200))
+    assert compiled.losses == eager.losses
+    out = io.StringIO()
+    run(Config(epochs=2, n=200, compile=False), out, compare_epochs=2)
+    assert "compiled" not in out.getvalue()
