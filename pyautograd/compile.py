@@ -30,8 +30,9 @@ change between steps without an optimizer declaring them, a scheduler stepping i
 Value checks that must survive (binary_cross_entropy's range check) use `check_zero`: a replay
 raises after the step ran. Matrices read from globals or closures are the ones read when the
 step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
-a module's parameter object rather than its `.data`): pass changing data as arguments. On the
-`python` and `verify` backends the step simply runs eagerly.
+a module's parameter object rather than its `.data`): pass changing data as arguments. Shapes
+cannot depend on values without such a read, so a recorded plan's shapes are fixed by its
+inputs'. On the `python` and `verify` backends the step simply runs eagerly.
 """
 from __future__ import annotations
 
@@ -346,9 +347,9 @@ class _LibProxy:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._lib, name)
-        if not callable(value):
-            pass
-        elif name in _KERNEL_OF:
+        if not callable(value):  # an enum constant
+            return value
+        if name in _KERNEL_OF:
             value = _recorder(name, value)
         elif name == "pag_alloc":
             value = self._allocating
@@ -543,14 +544,13 @@ def _matrices_over(trace: _Trace) -> List[Matrix]:
 class _Plan:
     """A validated recording, ready to replay: C op array, buffer and scalar tables, guards."""
 
-    def __init__(self, trace: _Trace, outputs: List[Any], form: str, n_inputs: int,
+    def __init__(self, trace: _Trace, outputs: List[Any], form: str,
                  before: Dict[int, Tuple[Any, Any]]) -> None:
         from .backends import carray
         ffi, lib = carray.ffi, carray.lib
         self.lib = lib
         buffers = trace.buffers
-        external = {b.address: i for i, b in enumerate(buffers) if b.origin == "external"}
-        sizes = self._external_sizes(ffi, external, buffers)
+        sizes = self._external_sizes(ffi, buffers)
         self._matrix_guards(trace, before)
         for b in buffers:
             if b.capacity is None and b.origin == "external":
@@ -573,7 +573,6 @@ class _Plan:
         self.input_slots: List[Tuple[int, int]] = [(b.input, i) for i, b in enumerate(buffers)
                                                    if b.origin == "input"]
         self.input_addresses = {b.address for b in buffers if b.origin != "input"}
-        self.n_inputs = n_inputs
         # validate every launch's extents against the buffers' sizes
         self.input_need: Dict[int, int] = {}
         for op, extents in zip(trace.ops, trace.extents):
@@ -619,7 +618,7 @@ class _Plan:
         self.CArray = carray.CArray
 
     @staticmethod
-    def _external_sizes(ffi: Any, external: Dict[int, int], buffers: List[_Buffer]) -> Dict[int, int]:
+    def _external_sizes(ffi: Any, buffers: List[_Buffer]) -> Dict[int, int]:
         """Doubles held by each external buffer: an array's length, else the largest matrix
         found holding it (a CArray's buffer holds at least nrow * ncol values)."""
         from .backends.carray import CArray
@@ -905,7 +904,7 @@ class CompiledStep:
                 raise CaptureError("compile: two consecutive steps did not launch the same "
                                    "kernels on the same state, so neither can be replayed: "
                                    + _describe_difference(first, trace))
-            entry.plan = _Plan(trace, outputs, form, len(matrices), before)
+            entry.plan = _Plan(trace, outputs, form, before)
         copies = [Matrix(m.data.copy(), requires_grad=False) for m in outputs]
         return _rebuild(copies, form)
 

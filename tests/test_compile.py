@@ -485,3 +485,22 @@ def test_the_main_job_compiles_by_default_and_reports_both_times():
     out = io.StringIO()
     run(Config(epochs=2, n=200, compile=False), out, compare_epochs=2)
     assert "compiled" not in out.getvalue()
+
+
+def test_the_c_executor_refuses_table_indices_out_of_range():
+    step, _ = lecture_step((4, 2, 4))
+    compiled = ag.compile(step)
+    for _ in range(4):
+        compiled()
+    plan = next(iter(compiled._entries.values())).plan
+    ops = plan.ops
+    for field, bad in (("out", plan.n_buffers), ("buf0", -2), ("scalar_index", 10 ** 6)):
+        saved = (getattr(ops[3], field), ops[3].scalar_from)
+        setattr(ops[3], field, bad)
+        if field == "scalar_index":
+            ops[3].scalar_from = 1  # read from the scalar table
+        assert plan.lib.pag_plan_run(ops, plan.n_ops, plan.table_ptrs, plan.n_buffers,
+                                     plan.scalars, plan.n_table) == 4  # op 3 failed, as i + 1
+        setattr(ops[3], field, saved[0])
+        ops[3].scalar_from = saved[1]
+    compiled()
