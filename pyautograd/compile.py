@@ -607,9 +607,10 @@ class _Plan:
         for opt, group, p, state, first, n, structure in trace.optimizers:
             held = tuple((k, v) for k, v in state.items() if isinstance(v, backends.base.Storage))
             self.optimizers.append((opt, group, p, state, len(state), held))
-            if (id(opt), id(group)) not in seen:
-                seen.add((id(opt), id(group)))
-                self.structures.append((opt, group, state, structure))
+            if (id(opt), id(group)) not in seen:  # (a group added or a parameter list changed
+                seen.add((id(opt), id(group)))  # later would be skipped by a replay: checked)
+                self.structures.append((opt, group, state, structure, len(opt.param_groups),
+                                        len(group["params"])))
         self.checks = trace.checks
         for b, _error in self.checks:
             if buffers[b].capacity is None or buffers[b].capacity < 1:
@@ -676,8 +677,9 @@ class _Plan:
             for k, v in held:
                 if state.get(k) is not v:
                     return False
-        for opt, group, state, structure in self.structures:
-            if opt._structure(group, state) != structure:
+        for opt, group, state, structure, n_groups, n_params in self.structures:
+            if (opt._structure(group, state) != structure or len(opt.param_groups) != n_groups
+                    or len(group["params"]) != n_params):
                 return False
         return True
 

@@ -504,3 +504,16 @@ def test_the_c_executor_refuses_table_indices_out_of_range():
         setattr(ops[3], field, saved[0])
         ops[3].scalar_from = saved[1]
     compiled()
+
+
+def test_a_parameter_group_added_after_tracing_retraces():
+    eager, eager_params, eager_opt = nn_step((4, 2, 4), "sgd")
+    step, params, opt = nn_step((4, 2, 4), "sgd")
+    compiled = ag.compile(step)
+    extra = [ag.mat(np.ones((1, 1))), ag.mat(np.ones((1, 1)))]
+    for i in range(10):
+        assert compiled().item() == eager().item()
+        if i == 5:
+            for o, e in ((opt, extra[0]), (eager_opt, extra[1])):
+                o.add_param_group({"params": [e], "lr": 0.5})
+    assert compiled.stats["traced"] == 4
