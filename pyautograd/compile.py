@@ -243,7 +243,7 @@ def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
     if t is not None:
         b = t.buffer(count.buf)
         t.checks.append((b, error))
-    value = _hooks_instance[0].item(count) if t is not None else count.item()
+    value = _hooks().item(count) if t is not None else count.item()
     if value != 0.0:
         raise error()
 
@@ -400,8 +400,8 @@ class _Hooks:
     def __init__(self) -> None:
         from .backends import carray
         self.carray = carray
-        lib, ffi = carray.lib, carray.ffi
-        self.ffi = ffi
+        lib, ffi = carray.lib, carray.ffi  # the real ones: made under the recording lock
+        self.lib, self.ffi = lib, ffi
         functions = {}
         for name in dir(lib):
             value = getattr(lib, name)
@@ -547,7 +547,8 @@ class _Plan:
     def __init__(self, trace: _Trace, outputs: List[Any], form: str,
                  before: Dict[int, Tuple[Any, Any]]) -> None:
         from .backends import carray
-        ffi, lib = carray.ffi, carray.lib
+        hooks = _hooks()
+        ffi, lib = hooks.ffi, hooks.lib  # not carray's globals: another thread may be recording
         self.lib = lib
         buffers = trace.buffers
         sizes = self._external_sizes(ffi, buffers)
@@ -865,7 +866,8 @@ class CompiledStep:
                 raise CaptureError(f"compile: input {i} requires grad; a replay would not give the "
                                    "new input a gradient. Pass inputs with requires_grad=False "
                                    "(parameters are closed over, not passed)")
-        hooks = _hooks()
+        with _trace_lock:  # the hooks are made once, while no other thread records
+            hooks = _hooks()
         inputs: Dict[int, int] = {}
         for i, m in enumerate(matrices):
             addr = int(hooks.ffi.cast("uintptr_t", m.data.buf))

@@ -517,3 +517,24 @@ def test_a_parameter_group_added_after_tracing_retraces():
             for o, e in ((opt, extra[0]), (eager_opt, extra[1])):
                 o.add_param_group({"params": [e], "lr": 0.5})
     assert compiled.stats["traced"] == 4
+
+
+def test_two_threads_recording_and_replaying_at_once_each_get_eager_results():
+    import threading
+    makers = [lambda: lecture_step((16, 4, 8)), lambda: nn_step((16, 4, 8), "adam")[:2]]
+    want = []
+    for make in makers:
+        eager = make()[0]
+        want.append([eager().item() for _ in range(30)])
+    got = [None, None]
+
+    def work(i):
+        with ag.backend("c"):
+            compiled = ag.compile(makers[i]()[0])
+            got[i] = [compiled().item() for _ in range(30)]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == want
