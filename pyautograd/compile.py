@@ -521,7 +521,7 @@ def _describe_difference(a: _Trace, b: _Trace) -> str:
             return ("the second step read a buffer made by the first instead of the one the "
                     "first read: some state (a parameter, an optimizer buffer) is replaced "
                     "every step rather than updated in place (e.g. `p.data = p.data - ...` or an "
-                    "optimizer rebinding its buffer, as Adam with beta1 < 0.5 or amsgrad does); "
+                    "optimizer rebinding its buffer, as Adam with beta1 < 0.5 does); "
                     "update it in place (`p.data -= ...`)")
     if a.optimizers != b.optimizers:
         return "the optimizers' parameters or structure changed between the two steps"

@@ -57,6 +57,8 @@ def make_optimizer(name, params):
         return optim.Adam(params, lr=0.01)
     if name == "adamw":
         return optim.AdamW(params, lr=0.01, weight_decay=0.1)
+    if name == "adam-amsgrad":
+        return optim.Adam(params, lr=0.01, weight_decay=0.01, amsgrad=True)
     if name == "sgd-nesterov-wd":
         return optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)
     return optim.RMSprop(params, lr=0.01, momentum=0.5, centered=True)
@@ -121,7 +123,7 @@ def test_the_nn_step_replays_bit_for_bit(size, opt_name):
     assert compiled.stats["replayed"] == n - 3
 
 
-@pytest.mark.parametrize("opt_name", ["adamw", "sgd-nesterov-wd", "rmsprop"])
+@pytest.mark.parametrize("opt_name", ["adamw", "adam-amsgrad", "sgd-nesterov-wd", "rmsprop"])
 def test_other_optimizers_and_zero_grad_first_replay_bit_for_bit(opt_name):
     compiled = run_both(lambda: nn_step((64, 16, 32), opt_name, zero_first=True), 40)
     assert compiled.stats["replayed"] == 37

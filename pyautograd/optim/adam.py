@@ -74,8 +74,10 @@ class Adam(Optimizer):
         v = state["exp_avg_sq"]
         v *= b2
         v += g * one_minus_b2 * g
-        if group["amsgrad"]:
-            v = state["max_exp_avg_sq"] = state["max_exp_avg_sq"].maximum(v)
+        if group["amsgrad"]:  # the running maximum, kept in place (a compiled step replays it)
+            v_max = state["max_exp_avg_sq"]
+            v_max._inplace("maximum", v)
+            v = v_max
         denom = (v ** 0.5) / bias_correction2_sqrt + eps
         p.data += m * neg_step_size / denom
 
