@@ -16,7 +16,8 @@ thread count:
 3. every later call replays the recording in ONE C call (csrc/plan.c) over the same buffers:
    parameters and optimizer state are updated in place, input matrices are read where they
    are, optimizers' per-step numbers (learning rate, Adam's bias corrections) are recomputed
-   in Python first. Replays compute the very bits eager execution would.
+   in Python first, and parameters' gradients are left as the eager step leaves them.
+   Replays compute the very bits eager execution would.
 
 Like tinygrad's TinyJit and JAX's jit, the Python code of the step does not run on a replay:
 Python control flow and Python numbers are frozen as they were when the step was recorded
@@ -55,7 +56,8 @@ CACHE_SIZE = 8  # plans kept per compiled step (one per input signature), oldest
 
 
 class CaptureError(RuntimeError):
-    """A step that compile cannot record faithfully; raised while tracing, never at replay."""
+    """A step that compile cannot record faithfully: raised while recording (or before a replay
+    starts, for inputs that share memory with the plan's buffers), never after a wrong replay."""
 
 
 def _bits(x: float) -> bytes:
