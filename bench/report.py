@@ -15,7 +15,7 @@ import pyautograd as ag
 
 from .harness import Case, torch
 
-IMPLS = ["pyautograd-c", "pyautograd-python", "numpy", "torch"]
+IMPLS = ["pyautograd-c", "compiled", "pyautograd-python", "numpy", "torch"]
 
 
 def _fmt_time(seconds: Optional[float]) -> str:
@@ -57,12 +57,14 @@ def _fmt_ratio(r: Optional[float]) -> str:
 
 
 def table(results: List[Tuple[int, Case]]) -> str:
-    lines = ["| suite | case | threads | " + " | ".join(IMPLS) + " | c / torch | c / numpy | python / c |",
-             "|---|---|---|" + "---|" * len(IMPLS) + "---|---|---|"]
+    lines = ["| suite | case | threads | " + " | ".join(IMPLS) + " | c / torch | c / numpy | python / c "
+             "| compiled / torch | compiled / numpy |",
+             "|---|---|---|" + "---|" * len(IMPLS) + "---|---|---|---|---|"]
     for n_threads, case in results:
         cells = [_cell(case, impl) for impl in IMPLS]
         ratios = [_ratio(case, "pyautograd-c", "torch"), _ratio(case, "pyautograd-c", "numpy"),
-                  _ratio(case, "pyautograd-python", "pyautograd-c")]
+                  _ratio(case, "pyautograd-python", "pyautograd-c"),
+                  _ratio(case, "compiled", "torch"), _ratio(case, "compiled", "numpy")]
         lines.append(f"| {case.suite} | {case.name} | {n_threads} | " + " | ".join(cells) + " | "
                      + " | ".join(_fmt_ratio(r) for r in ratios) + " |")
     return "\n".join(lines)
@@ -85,6 +87,12 @@ TARGETS = (
        for kind in TRAIN_STEPS]
     + [("overhead", "1x1 add, graph recorded", "pyautograd-c", "torch", 0.7, "max"),
        ("overhead", "1x1 add + backward", "pyautograd-c", "torch", 0.25, "max")])
+# Issue 15: the compiled step (ag.compile), (compiled / numpy at most, compiled / torch at most).
+COMPILED_BOUNDS = {(4, 2, 4): (0.5, 0.1), (64, 16, 32): (0.5, 0.15),
+                   (256, 64, 128): (0.9, 0.8), (1024, 784, 256): (0.95, 0.95)}
+TARGETS += [("train", f"{kind} (N,D,H)=({n},{d},{h})", "compiled", other, bound, "max")
+            for kind in TRAIN_STEPS for (n, d, h), bounds in COMPILED_BOUNDS.items()
+            for other, bound in zip(("numpy", "torch"), bounds)]
 TARGET_THREADS = 1
 # Issue 10: on a quiet machine no row may take more than 5% longer on 2 threads than on 1.
 THREAD_SLACK = 1.05

@@ -199,12 +199,13 @@ STEPS = {"lecture": (_pyautograd_lecture, _torch_lecture), "nn": (_pyautograd_nn
 
 def train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
     """The `kind` ("lecture" or "nn") train-step callables of every implementation for one
-    size, each on its own copy of the same data and initial parameters."""
+    size, each on its own copy of the same data and initial parameters. `compiled` is the
+    pyautograd-c step under ag.compile: after a warm-up and two recorded calls, one C call."""
     ours, theirs = STEPS[kind]
     rng = np.random.default_rng(1)
     X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
     params = _init(d, h)
-    impls = {"pyautograd-c": ours("c", X, Y, params)}
+    impls = {"pyautograd-c": ours("c", X, Y, params), "compiled": ag.compile(ours("c", X, Y, params))}
     if with_python:
         impls["pyautograd-python"] = ours("python", X, Y, params)
     impls["numpy"] = _numpy_step(X, Y, params)

@@ -80,4 +80,39 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
 /* The micro-kernel pag_matmul runs on this CPU (a static string, e.g. "6x8 AVX2+FMA"). */
 const char *pag_matmul_kernel(void);
 
+/* A captured training step (plan.c, driven by pyautograd/compile.py): the kernel launches of
+ * one eager step, replayed in order by one call. Each op names the kernel it launches, its
+ * integer arguments, up to three buffers (indices into the plan's buffer table) and one double
+ * argument, read from the op itself, from the plan's scalar table (numbers Python recomputes
+ * before every replay, such as Adam's bias corrections) or from the first value of a buffer
+ * (a value the step read with .item() and handed straight to a kernel). Python validates every
+ * index and every buffer's size against the kernel's sizes when it builds the plan. */
+enum pag_plan_kind {
+    PAG_PLAN_BINARY = 0, PAG_PLAN_BINARY_SAME = 1, PAG_PLAN_BINARY_SCALAR = 2, PAG_PLAN_UNARY = 3,
+    PAG_PLAN_POW_SCALAR = 4, PAG_PLAN_FILL = 5, PAG_PLAN_AXPY = 6, PAG_PLAN_SIGMOID_BACKWARD = 7,
+    PAG_PLAN_TRANSPOSE = 8, PAG_PLAN_REDUCE = 9, PAG_PLAN_MATMUL = 10, PAG_PLAN_COPY = 11
+};
+
+enum pag_plan_scalar { PAG_SCALAR_OP = 0, PAG_SCALAR_TABLE = 1, PAG_SCALAR_BUFFER = 2 };
+
+typedef struct {
+    int kind;             /* enum pag_plan_kind */
+    int code;             /* binary/unary/reduce op code */
+    int flag0, flag1;     /* scalar_left | reduce axis | matmul trans_a, trans_b */
+    int accumulate;       /* matmul */
+    int num_threads;      /* matmul */
+    size_t size0, size1, size2;             /* n | nrow, ncol | m, n, k */
+    size_t stride0, stride1, stride2, stride3; /* pag_binary: a_rs, a_cs, b_rs, b_cs */
+    int buf0, buf1, out;  /* buffer table indices: inputs, output (-1 when unused) */
+    int scalar_from;      /* enum pag_plan_scalar */
+    int scalar_index;     /* scalar table index or buffer table index */
+    double scalar;        /* the value when scalar_from is PAG_SCALAR_OP */
+} pag_plan_op;
+
+/* Run n_ops ops in order over the buffer table and the scalar table. Returns 0, or i + 1 when
+ * op i failed (a matmul that could not have its packing buffers, or an index out of range):
+ * the ops before it have run. */
+size_t pag_plan_run(const pag_plan_op *ops, size_t n_ops, double **buffers, size_t n_buffers,
+                    const double *table, size_t n_table);
+
 #endif

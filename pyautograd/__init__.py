@@ -18,12 +18,13 @@ from .matrix import Matrix, mat
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
 from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
+from .compile import CaptureError, CompiledStep, compile  # noqa: E402,A001  (after optim)
 
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "from_numpy", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
     "jacobian", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
-    "empty_cache", "set_cache_limit", "cache_info",
+    "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
 ]
 __version__ = "0.1.0"

@@ -33,6 +33,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help=f"seed of the data, the split and the weights (default: {d.seed})")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer,
                         help=f"adam, or sgd with momentum 0.9 (default: {d.optimizer})")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
+                        help="replay the training step with pyautograd.compile, one C call per "
+                             "step, and also time it eagerly (C backend only; default: on)")
     parser.add_argument("--plot", metavar="PATH",
                         help="write a PNG of the loss curve and the decision boundary "
                              "(needs matplotlib)")
@@ -49,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = Config(backend=args.backend, dataset=args.dataset, hidden=args.hidden,
                  epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                 optimizer=args.optimizer)
+                 optimizer=args.optimizer, compile=args.compile)
     run(cfg, sys.stdout, plot_path=args.plot)
     return 0
 

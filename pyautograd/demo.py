@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional, TextIO
+from typing import Callable, List, Optional, TextIO
 
 import numpy as np
 
 from . import backends, data, nn, optim
+from .compile import compile as compile_step
 from .grad_mode import no_grad
 from .matrix import Matrix
 
@@ -27,6 +28,7 @@ class Config:
     batch_size: int = 32
     seed: int = 0
     optimizer: str = "adam"
+    compile: bool = True  # replay the training step with pyautograd.compile (C backend only)
 
 
 @dataclass
@@ -90,14 +92,12 @@ def train(cfg: Config, epochs: Optional[int] = None, progress: Optional[TextIO] 
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
         loss_fn = nn.BCELoss()
         bar = ProgressBar(epochs, progress) if progress is not None else None
+        step = training_step(model, loss_fn, optimizer, compiled=uses_compile(cfg))
         start = time.perf_counter()
         for epoch in range(epochs):
             total, count = 0.0, 0
             for xb, yb in data.batches(X_train, Y_train, cfg.batch_size, seed=cfg.seed + epoch):
-                loss = loss_fn(model(xb), yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                loss = step(xb, yb)
                 total += loss.item() * xb.shape[0]
                 count += xb.shape[0]
             result.losses.append(total / count)
@@ -107,6 +107,35 @@ def train(cfg: Config, epochs: Optional[int] = None, progress: Optional[TextIO] 
         result.test_accuracy = accuracy(model, X_test, Y_test)
         result.model = model
     return result
+
+
+# -- compiled training (issue 15) -----------------------------------------------------------------
+
+def uses_compile(cfg: Config) -> bool:
+    """Whether the run replays its step with pyautograd.compile: asked for, on the C backend."""
+    return cfg.compile and cfg.backend == "c"
+
+
+def training_step(model: nn.Module, loss_fn: nn.Module, optimizer: optim.Optimizer,
+                  compiled: bool) -> Callable[[Matrix, Matrix], Matrix]:
+    """One mini-batch step (forward, backward, update), compiled or eager: the same kernels."""
+    def step(xb: Matrix, yb: Matrix) -> Matrix:
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+    return compile_step(step) if compiled else step
+
+
+def compare_compiled(cfg: Config, result: Result, out: TextIO, epochs: int) -> None:
+    """Time the first epochs again without compile and report both times per epoch."""
+    eager = train(Config(**{**cfg.__dict__, "compile": False}), epochs=epochs)
+    same = "identical" if eager.losses == result.losses[:epochs] else "DIFFERENT"
+    out.write(f"compiled: {result.seconds_per_epoch * 1e3:.2f} ms per epoch (all {cfg.epochs}, "
+              f"recording included); eager: {eager.seconds_per_epoch * 1e3:.2f} ms per epoch "
+              f"(first {epochs}), {eager.seconds_per_epoch / result.seconds_per_epoch:.1f}x; "
+              f"losses {same}\n")
 
 
 def plot(cfg: Config, result: Result, path: str) -> None:
@@ -146,6 +175,8 @@ def run(cfg: Config, out: TextIO = sys.stdout, compare_epochs: int = 5,
     result = train(cfg, progress=out)
     out.write(f"test accuracy: {result.test_accuracy:.1%}\n")
     out.write(f"time per epoch on {cfg.backend!r}: {result.seconds_per_epoch * 1e3:.2f} ms\n")
+    if uses_compile(cfg) and compare_epochs > 0:
+        compare_compiled(cfg, result, out, min(compare_epochs, cfg.epochs))
     other = "python" if cfg.backend != "python" else None
     if other and compare_epochs > 0:
         k = min(compare_epochs, cfg.epochs)

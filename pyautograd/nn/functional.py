@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import backends
 from ..backends.base import Storage, as_scalar
+from ..compile import capturing, check_zero
 from ..factories import generator
 from ..forward import Dual
 from ..matrix import Matrix, _accumulate, _accumulate_matmul, _lift, _node
@@ -103,6 +104,9 @@ def _loss_node(op: str, reduction: str, values: Storage, terms: Tuple[Any, ...])
                     continue
                 if reduction == "none":
                     _accumulate(node, local() * grad, scale=scale)
+                elif capturing():  # pyautograd.compile records: keep the 1x1 in a buffer,
+                    # never read it in Python (the same products, so the same bits)
+                    _accumulate(node, local() * (grad * scale / divisor))
                 else:
                     _accumulate(node, local(), owned=False, scale=scale * grad.item() / divisor)
         result._gradient = _gradient
@@ -129,7 +133,15 @@ def mse_loss(prediction: Matrix, target: Any, reduction: str = "mean") -> Matrix
 
 
 def _check_unit_interval(op: str, what: str, values: Storage) -> None:
-    """PyTorch's BCE check: every element (NaN fails too) must lie in [0, 1]."""
+    """PyTorch's BCE check: every element (NaN fails too) must lie in [0, 1]. While
+    pyautograd.compile records, the count of values outside is computed by kernels, so that a
+    replayed step checks it too (and raises after the step, which then ran in one C call)."""
+    if capturing():
+        outside = ((values < 0.0) + (values > 1.0) + (values != values)).sum()
+        check_zero(outside, lambda: InputRangeError(
+            f"{op}: all elements of {what} should be between 0 and 1 (shape {values.shape}); "
+            "found by a compiled step, after it ran"))
+        return
     arr = values.numpy()
     inside = (arr >= 0.0) & (arr <= 1.0)
     if not inside.all():

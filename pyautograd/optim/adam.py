@@ -40,32 +40,46 @@ class Adam(Optimizer):
         group["weight_decay"] = check_hyper(name, "weight_decay value", group["weight_decay"])
         group["amsgrad"] = bool(group["amsgrad"])
 
-    def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any]) -> None:
+    def _init_state(self, p: Matrix, group: ParamGroup, state: Dict[str, Any]) -> None:
+        cls = type(p.data)
+        state["step"] = 0.0
+        state["exp_avg"] = cls.zeros(*p.shape)
+        state["exp_avg_sq"] = cls.zeros(*p.shape)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = cls.zeros(*p.shape)
+
+    def _scalars(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[float, ...]:
+        """Count the step; (weight_decay, 1 - lr weight_decay, 1 - b1, b2, 1 - b2,
+        sqrt(1 - b2^t), eps, -lr / (1 - b1^t)), as new floats."""
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if not state:
-            cls = type(p.data)
-            state["step"] = 0.0
-            state["exp_avg"] = cls.zeros(*p.shape)
-            state["exp_avg_sq"] = cls.zeros(*p.shape)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = cls.zeros(*p.shape)
         state["step"] += 1.0
         t = state["step"]
+        return (wd * 1.0, 1.0 - lr * wd, 1.0 - b1, b2 * 1.0, 1.0 - b2, (1.0 - b2 ** t) ** 0.5,
+                eps * 1.0, -(lr / (1.0 - b1 ** t)))
+
+    def _structure(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[Any, ...]:
+        return (bool(group["weight_decay"]), self._decoupled, group["amsgrad"],
+                1.0 - group["betas"][0] < 0.5)
+
+    def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any],
+                scalars: Tuple[float, ...]) -> None:
+        wd, decay, weight1, b2, one_minus_b2, bias_correction2_sqrt, eps, neg_step_size = scalars
         g = grad
         if wd:
             if self._decoupled:
-                p.data *= 1.0 - lr * wd
+                p.data *= decay
             else:
                 g = g.copy().add_scaled_(p.data, wd)
-        state["exp_avg"] = m = lerp_(state["exp_avg"], g, 1.0 - b1)
+        state["exp_avg"] = m = lerp_(state["exp_avg"], g, weight1)
         v = state["exp_avg_sq"]
         v *= b2
-        v += g * (1.0 - b2) * g
-        if group["amsgrad"]:
-            v = state["max_exp_avg_sq"] = state["max_exp_avg_sq"].maximum(v)
-        step_size = lr / (1.0 - b1 ** t)
-        denom = (v ** 0.5) / (1.0 - b2 ** t) ** 0.5 + eps
-        p.data += m * -step_size / denom
+        v += g * one_minus_b2 * g
+        if group["amsgrad"]:  # the running maximum, kept in place (a compiled step replays it)
+            v_max = state["max_exp_avg_sq"]
+            v_max._inplace("maximum", v)
+            v = v_max
+        denom = (v ** 0.5) / bias_correction2_sqrt + eps
+        p.data += m * neg_step_size / denom
 
 
 class AdamW(Adam):

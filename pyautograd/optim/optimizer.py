@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..matrix import Matrix
 
 ParamGroup = Dict[str, Any]
 Params = Union[Iterable[Matrix], Iterable[ParamGroup]]
+# Set by pyautograd.compile while it records a step: called with (optimizer, group, parameter,
+# state, scalars) before each update, it returns the scalars the update should use.
+_capture_hook: List[Optional[Callable[..., Tuple[float, ...]]]] = [None]
 
 
 def check_hyper(op: str, name: str, value: Any, low: float = 0.0, high: float = math.inf,
@@ -106,12 +109,37 @@ class Optimizer:
     @no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        hook = _capture_hook[0]
         for group in self.param_groups:
             for p in group["params"]:
                 if p.has_grad:
-                    self._update(p, p.grad, group, self.state.setdefault(p, {}))
+                    state = self.state.setdefault(p, {})
+                    if not state:
+                        self._init_state(p, group, state)
+                    scalars = self._scalars(group, state)
+                    if hook is not None:  # pyautograd.compile is recording this step
+                        scalars = hook(self, group, p, state, scalars)
+                    self._update(p, p.grad, group, state, scalars)
 
-    def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any]) -> None:
+    # A subclass splits its update in three, so that pyautograd.compile can replay it: the
+    # buffers it keeps (`_init_state`, run once), the numbers it hands to kernels this step
+    # (`_scalars`: Python bookkeeping such as step counts, and every number that may change
+    # between steps, recomputed before each replay) and the kernel work (`_update`), which may
+    # branch only on what `_structure` returns (a replay checks that it has not changed).
+    def _init_state(self, p: Matrix, group: ParamGroup, state: Dict[str, Any]) -> None:
+        """Create the parameter's buffers before its first update (none by default)."""
+
+    def _scalars(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[float, ...]:
+        """Advance the parameter's step count, if any; return the numbers `_update` passes to
+        kernels this step, each a new float object computed here."""
+        raise NotImplementedError(f"{type(self).__name__} must define _scalars()")
+
+    def _structure(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[Any, ...]:
+        """Everything `_update`'s control flow depends on (besides the parameter's shape)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _structure()")
+
+    def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any],
+                scalars: Tuple[float, ...]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update()")
 
     # -- state ----------------------------------------------------------------------------------

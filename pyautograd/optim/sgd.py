@@ -1,7 +1,7 @@
 """SGD with momentum, dampening, Nesterov momentum and L2 weight decay, as torch.optim.SGD."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 from ..backends.base import Storage
 from ..matrix import Matrix
@@ -28,20 +28,30 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening, "
                              f"got momentum={group['momentum']}, dampening={group['dampening']}")
 
-    def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any]) -> None:
+    def _scalars(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[float, ...]:
+        """(weight_decay, momentum, 1 - dampening, -lr), as new floats."""
+        return (group["weight_decay"] * 1.0, group["momentum"] * 1.0, 1.0 - group["dampening"],
+                -group["lr"])
+
+    def _structure(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[Any, ...]:
+        return (bool(group["weight_decay"]), bool(group["momentum"]), group["nesterov"],
+                "momentum_buffer" in state)
+
+    def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any],
+                scalars: Tuple[float, ...]) -> None:
+        weight_decay, momentum, undamped, neg_lr = scalars
         g = grad
-        if group["weight_decay"]:
-            g = g.copy().add_scaled_(p.data, group["weight_decay"])
-        momentum = group["momentum"]
+        if weight_decay:
+            g = g.copy().add_scaled_(p.data, weight_decay)
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
             else:
                 buf *= momentum
-                buf.add_scaled_(g, 1.0 - group["dampening"])
+                buf.add_scaled_(g, undamped)
             if group["nesterov"]:
                 g = g.copy().add_scaled_(buf, momentum)
             else:
                 g = buf
-        p.data.add_scaled_(g, -group["lr"])
+        p.data.add_scaled_(g, neg_lr)
