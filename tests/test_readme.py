@@ -1,4 +1,4 @@
-"""The README's training and "Coming from PyTorch" snippets run as written and print what their
+"""The README's indexing, training and "Coming from PyTorch" snippets run as written and print what their
 comments say. (Other sections hold fragments that are not meant to run alone.)"""
 import contextlib
 import io
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-SECTIONS = ["Training in the PyTorch idiom", "Coming from PyTorch"]
+SECTIONS = ["Indexing, shapes and in-place changes", "Training in the PyTorch idiom",
+            "Coming from PyTorch"]
 
 
 def _blocks(section):
