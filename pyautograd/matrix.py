@@ -214,8 +214,10 @@ class Matrix:
         self._grad = seed
         tracer = _tracer.get()  # pyautograd.explain() narrates; otherwise nothing to check
         for node in reversed(order):
-            if node._saved:
-                _check_saved(node)
+            if node._saved:  # refuse values changed in place since the op recorded them
+                for owner, version in node._saved:
+                    if owner.version != version:
+                        _modified(node, owner, version)
             if tracer is None:
                 node._gradient(node.grad)
             else:
@@ -316,7 +318,13 @@ class Matrix:
         a, b = self.data, other.data
         result = _node(a * b, (self, other), "mul")
         if result.requires_grad:
-            result._saved = _saved_for(self, other)
+            if self.requires_grad and other.requires_grad:  # each reads the other's values
+                ao, bo = a._base or a, b._base or b
+                result._saved = ((ao, ao.version), (bo, bo.version))
+            else:
+                read = b if self.requires_grad else a  # only the gradient asked for reads
+                owner = read._base or read
+                result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
@@ -346,7 +354,8 @@ class Matrix:
         result = _node(self.data / b, (self, other), "div")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(b, out) if other.requires_grad else _saved(b)
+            owner = b._base or b
+            result._saved = ((owner, owner.version), (out, 0))
 
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
@@ -365,7 +374,8 @@ class Matrix:
         result = _node(s / x, (self,), "rdiv")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(x, out)
+            owner = x._base or x
+            result._saved = ((owner, owner.version), (out, 0))
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * out / x, scale=-1.0)
@@ -390,13 +400,15 @@ class Matrix:
         x = self.data
         result = _node(x ** p, (self,), "pow")
         if result.requires_grad and p == 2.0:  # the lecture's square: x ** 1 is x
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * (x * 2.0))
             result._gradient = _gradient
         elif result.requires_grad and p != 0.0:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * (x ** (p - 1.0) * p))
@@ -455,7 +467,13 @@ class Matrix:
         a, b = self.data, other.data
         result = _node(a @ b, (self, other), "matmul")
         if result.requires_grad:
-            result._saved = _saved_for(self, other)
+            if self.requires_grad and other.requires_grad:  # each reads the other's values
+                ao, bo = a._base or a, b._base or b
+                result._saved = ((ao, ao.version), (bo, bo.version))
+            else:
+                read = b if self.requires_grad else a  # only the gradient asked for reads
+                owner = read._base or read
+                result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 if self.requires_grad:
@@ -523,7 +541,8 @@ class Matrix:
         result = _node(getattr(x, op)(axis), (self,), op)
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(x, out)
+            owner = x._base or x
+            result._saved = ((owner, owner.version), (out, 0))
 
             def _gradient(grad: Storage) -> None:
                 winners = (x == out) + (x != x)
@@ -612,7 +631,7 @@ class Matrix:
         result = _node(self.data.sqrt(), (self,), "sqrt")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(out)
+            result._saved = ((out, 0),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad / (out * 2.0))
@@ -624,7 +643,8 @@ class Matrix:
         x = self.data
         result = _node(x.square(), (self,), "square")
         if result.requires_grad:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * (x * 2.0))
@@ -636,7 +656,8 @@ class Matrix:
         x = self.data
         result = _node(x.log1p(), (self,), "log1p")
         if result.requires_grad:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad / (x + 1.0))
@@ -648,7 +669,7 @@ class Matrix:
         result = _node(self.data.expm1(), (self,), "expm1")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(out)
+            result._saved = ((out, 0),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * (out + 1.0))
@@ -661,7 +682,8 @@ class Matrix:
         x = self.data
         result = _node(_clamped(x, min, max), (self,), "clamp")
         if result.requires_grad:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, _clamp_mask(x, min, max) * grad)
@@ -673,7 +695,7 @@ class Matrix:
         result = _node(self.data.exp(), (self,), "exp")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(out)
+            result._saved = ((out, 0),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad * out)
@@ -685,7 +707,8 @@ class Matrix:
         x = self.data
         result = _node(x.log(), (self,), "log")
         if result.requires_grad:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, grad / x)
@@ -697,7 +720,7 @@ class Matrix:
         result = _node(self.data.sigmoid(), (self,), "sigmoid")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(out)
+            result._saved = ((out, 0),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, out.dsigmoid(grad))  # out * (1 - out) * grad, in one pass
@@ -709,7 +732,7 @@ class Matrix:
         result = _node(self.data.tanh(), (self,), "tanh")
         if result.requires_grad:
             out = result.data
-            result._saved = _saved(out)
+            result._saved = ((out, 0),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, (1.0 - out * out) * grad)
@@ -721,7 +744,8 @@ class Matrix:
         x = self.data
         result = _node(x.relu(), (self,), "relu")
         if result.requires_grad:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, (x > 0.0) * grad)
@@ -733,7 +757,8 @@ class Matrix:
         x = self.data
         result = _node(x.abs(), (self,), "abs")
         if result.requires_grad:
-            result._saved = _saved(x)
+            owner = x._base or x
+            result._saved = ((owner, owner.version),)
 
             def _gradient(grad: Storage) -> None:
                 _accumulate(self, x.sign() * grad)
@@ -874,36 +899,29 @@ def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = Fal
         node._grad.add_matmul_(a, b, trans_a, trans_b)
 
 
+# What a backward will read is recorded in the node's _saved as (owner, version) pairs: the
+# storage that owns each value's buffer (`v._base or v`: a transposed view's parent) and its
+# count of in-place writes at the time; backward() compares them before running the closure.
+# The hot ops build the pairs inline (a helper call would cost more than the rest of the
+# check); an op's own fresh output is (out, 0).
+
 def _saved(*values: Storage) -> Tuple:
-    """What a backward will read, as (owner, version) pairs: the storage that owns each value's
-    buffer (a transposed view's parent) and its count of in-place writes now. backward()
-    compares them before running the node's closure."""
+    """The (owner, version) pairs of values (for the less frequent ops)."""
     pairs = []
     for v in values:
-        owner = v if v._base is None else v._base
+        owner = v._base or v
         pairs.append((owner, owner.version))
     return tuple(pairs)
 
 
-def _saved_for(a: Matrix, b: Matrix) -> Tuple:
-    """The saved values of a product (a * b, a @ b): b's values for a's gradient, a's for b's."""
-    if not a.requires_grad:
-        return _saved(a.data)
-    if not b.requires_grad:
-        return _saved(b.data)
-    return _saved(a.data, b.data)
-
-
-def _check_saved(node: Matrix) -> None:
+def _modified(node: Matrix, owner: Storage, version: int) -> None:
     """Refuse to backpropagate through an op whose saved values were changed in place since it
     recorded them (its gradient would silently be wrong), as PyTorch does."""
-    for owner, version in node._saved:
-        if owner.version != version:
-            raise RuntimeError(
-                f"backward: a value needed to compute the gradient of {node._op!r} (its result "
-                f"is {node.shape}) has been modified by an in-place operation: a "
-                f"{owner.shape} matrix is at version {owner.version}, the op recorded version "
-                f"{version}. Change values after backward(), or change a copy (m.data.copy())")
+    raise RuntimeError(
+        f"backward: a value needed to compute the gradient of {node._op!r} (its result is "
+        f"{node.shape}) has been modified by an in-place operation: a {owner.shape} matrix is "
+        f"at version {owner.version}, the op recorded version {version}. Change values after "
+        "backward(), or change a copy (m.data.copy())")
 
 
 def _no_gradient(grad: Storage) -> None:
