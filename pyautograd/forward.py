@@ -37,10 +37,7 @@ class Dual:
 
     # -- operands ---------------------------------------------------------------------------
     def _other(self, other: Any) -> "Dual":
-        if isinstance(other, Dual):
-            return other
-        m = other if isinstance(other, Matrix) else Matrix(other, requires_grad=False)
-        return Dual(m.data, type(m.data).zeros(*m.shape))  # a constant: zero tangent
+        return _as_dual(other)
 
     # -- element-wise arithmetic --------------------------------------------------------------
     def __add__(self, other: Any) -> "Dual":
@@ -173,7 +170,7 @@ class Dual:
     @staticmethod
     def cat(parts: Sequence[Any], axis: int) -> "Dual":
         """d(cat(a, b)) = cat(da, db)."""
-        duals = [p if isinstance(p, Dual) else Dual._other(None, p) for p in parts]
+        duals = [_as_dual(p) for p in parts]
         cls = type(duals[0].value)
         return Dual(cls.cat([d.value for d in duals], axis), cls.cat([d.tangent for d in duals], axis))
 
@@ -184,17 +181,17 @@ class Dual:
             cond = condition.data if isinstance(condition, Matrix) else condition.value
         else:
             cond = condition if isinstance(condition, Storage) else Matrix(condition, False).data
-        da, db = Dual._other(None, a), Dual._other(None, b)
+        da, db = _as_dual(a), _as_dual(b)
         return Dual(cond.where(da.value, db.value), cond.where(da.tangent, db.tangent))
 
     @staticmethod
     def maximum(a: Any, b: Any) -> "Dual":
         """d(max(a, b)) = da where a wins, db where b wins, their mean on ties."""
-        return _dual_extremum(Dual._other(None, a), Dual._other(None, b), True)
+        return _dual_extremum(_as_dual(a), _as_dual(b), True)
 
     @staticmethod
     def minimum(a: Any, b: Any) -> "Dual":
-        return _dual_extremum(Dual._other(None, a), Dual._other(None, b), False)
+        return _dual_extremum(_as_dual(a), _as_dual(b), False)
 
     # -- element-wise functions ---------------------------------------------------------------
     def sqrt(self) -> "Dual":
@@ -242,6 +239,15 @@ class Dual:
 
     def softmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
         return stable_softmax(self, self.value, axis, log=False, dim=dim)
+
+
+def _as_dual(value: Any) -> Dual:
+    """An operand as a Dual: duals pass through; matrices, numbers and arrays are constants, of
+    zero tangent."""
+    if isinstance(value, Dual):
+        return value
+    m = value if isinstance(value, Matrix) else Matrix(value, requires_grad=False)
+    return Dual(m.data, type(m.data).zeros(*m.shape))
 
 
 def _dual_pow(a: Dual, b: Dual) -> Dual:
