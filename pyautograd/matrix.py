@@ -124,9 +124,9 @@ class Matrix:
 
     # -- Python protocols -----------------------------------------------------------------------
     def _scalar(self, what: str) -> float:
-        """The value of a 1x1 matrix, or a RuntimeError naming the conversion and the shape."""
+        """The value of a 1x1 matrix, or a ValueError (PyTorch's) naming the conversion and shape."""
         if self.data.nrow != 1 or self.data.ncol != 1:
-            raise RuntimeError(f"{what}: a {self.shape} matrix has {self.data.nrow * self.data.ncol}"
+            raise ValueError(f"{what}: a {self.shape} matrix has {self.data.nrow * self.data.ncol}"
                                " values; only a 1x1 matrix converts to a Python number")
         return self.data.item()
 

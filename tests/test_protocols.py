@@ -27,9 +27,9 @@ def test_float_int_and_format_of_a_1x1(backend_name):
     assert float(x) == -2.75 and int(x) == -2
     assert f"{x:.3f}" == "-2.750" and f"{x:>8.1f}" == "    -2.8"
     assert format(x, "") == repr(x) and f"{ag.mat([[1.0, 2.0]])}" == repr(ag.mat([[1.0, 2.0]]))
-    with pytest.raises(RuntimeError, match=r"float: a \(2, 1\) matrix"):
+    with pytest.raises(ValueError, match=r"float: a \(2, 1\) matrix"):
         float(ag.mat([[1.0], [2.0]]))
-    with pytest.raises(RuntimeError, match="int"):
+    with pytest.raises(ValueError, match="int"):
         int(ag.mat([[1.0, 2.0]]))
     with pytest.raises(TypeError, match=r"format: .*'\.2f'.*\(1, 2\)"):
         f"{ag.mat([[1.0, 2.0]]):.2f}"
@@ -92,5 +92,13 @@ def test_protocols_match_pytorch():
         t @ 3
     with pytest.raises(TypeError):
         m @ 3
+    with pytest.raises(ValueError):
+        float(t)
+    with pytest.raises(ValueError):
+        float(m)
+    with pytest.raises(TypeError):
+        f"{t:.2f}"
+    with pytest.raises(TypeError):
+        f"{m:.2f}"
     assert len(torch.zeros(3, 2)) == len(ag.zeros(3, 2)) == 3
     assert int(torch.tensor([[-2.75]])) == int(ag.mat(-2.75))
