@@ -976,14 +976,18 @@ def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
 
 
 def _plain_key(key: Any) -> Any:
-    """An index with Matrix parts (of row positions) turned into NumPy arrays."""
+    """An index with Matrix parts (positions as floats, as argmax gives them) turned into
+    integer arrays; a position that is not a whole number is an IndexError."""
     if isinstance(key, tuple):
         return tuple(_plain_key(k) for k in key)
     if isinstance(key, Matrix):
         if key.shape[0] != 1 and key.shape[1] != 1:
             raise IndexError(f"getitem: a matrix of positions must be one row or one column, "
                              f"got {key.shape}")
-        return key.numpy().ravel()
+        values = key.numpy().ravel()
+        if not np.all(values == np.floor(values)):  # NaN and inf fail this too
+            raise IndexError(f"getitem: positions must be whole numbers, got {values.tolist()}")
+        return values.astype(np.int64)
     return key
 
 

@@ -44,6 +44,9 @@ def test_a_matrix_of_row_positions_gathers_and_scatters_back(backend_name):
     (([0, 1], [0, 1]), IndexError, r"not both"),
     (np.array([True, False, True]), IndexError, r"boolean"),
     (None, IndexError, r"an int, a slice"),
+    ([0.0, 1.0], IndexError, r"an int, a slice"),  # floats only as a Matrix of positions
+    (ag.mat([[0.5]], requires_grad=False), IndexError, r"whole numbers"),
+    (ag.mat([[0.0, 1.0], [1.0, 0.0]], requires_grad=False), IndexError, r"one row or one column"),
 ])
 def test_bad_indices_raise_clearly(backend_name, key, error, message):
     with pytest.raises(error, match=message):

@@ -82,8 +82,7 @@ def _index_list(op: str, key: object, size: int, dim: int) -> np.ndarray:
             positions = np.array([key], dtype=np.int64)
         else:
             arr = np.asarray(key)
-            if arr.ndim != 1 or arr.size == 0 or not (np.issubdtype(arr.dtype, np.integer) or (
-                    np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.floor(arr)))):
+            if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
                 raise IndexError(f"{op}: an index must be an int, a slice or a non-empty 1-D "
                                  f"sequence of integers, got {key!r} for dimension {dim}")
             positions = arr.astype(np.int64)
