@@ -1,9 +1,16 @@
-/* Element-wise binary ops with 2-D broadcasting, scalar variants, fill. */
+/* Element-wise binary ops with 2-D broadcasting, scalar variants, fill, where. */
+#include <math.h>
+
 #include "pyautograd.h"
 
 static inline double ieee_div(double x, double y) { return x / y; }
 static inline double maximum(double x, double y) { return (x > y || x != x) ? x : y; }
 static inline double minimum(double x, double y) { return (x < y || x != x) ? x : y; }
+/* x ** y as the reference's ieee_pow: exact squares, sqrt for 0.5, C's pow otherwise. */
+static inline double power(double x, double y)
+{
+    return y == 2.0 ? x * x : (y == 0.5 ? sqrt(x) : pow(x, y));
+}
 
 /* One loop nest per op: the op is chosen once, outside the loops, so each inner loop is a plain
  * vectorisable body. The unit-stride case is split out for the compiler. */
@@ -47,6 +54,7 @@ void pag_binary(int op, size_t nrow, size_t ncol,
     case PAG_NE: PAG_BINARY_LOOP(x != y ? 1.0 : 0.0) break;
     case PAG_MAXIMUM: PAG_BINARY_LOOP(maximum(x, y)) break;
     case PAG_MINIMUM: PAG_BINARY_LOOP(minimum(x, y)) break;
+    case PAG_POW: PAG_BINARY_LOOP(power(x, y)) break;
     default: break;
     }
 }
@@ -75,6 +83,7 @@ void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_l
         case PAG_NE: PAG_SCALAR_LOOP(s != x ? 1.0 : 0.0) break;
         case PAG_MAXIMUM: PAG_SCALAR_LOOP(maximum(s, x)) break;
         case PAG_MINIMUM: PAG_SCALAR_LOOP(minimum(s, x)) break;
+        case PAG_POW: PAG_SCALAR_LOOP(power(s, x)) break;
         default: break;
         }
         return;
@@ -92,8 +101,19 @@ void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_l
     case PAG_NE: PAG_SCALAR_LOOP(x != s ? 1.0 : 0.0) break;
     case PAG_MAXIMUM: PAG_SCALAR_LOOP(maximum(x, s)) break;
     case PAG_MINIMUM: PAG_SCALAR_LOOP(minimum(x, s)) break;
+    case PAG_POW: PAG_SCALAR_LOOP(power(x, s)) break;
     default: break;
     }
+}
+
+void pag_where(size_t nrow, size_t ncol, const double *c, size_t c_rs, size_t c_cs,
+               const double *a, size_t a_rs, size_t a_cs,
+               const double *b, size_t b_rs, size_t b_cs, double *out)
+{
+    for (size_t i = 0; i < nrow; ++i)
+        for (size_t j = 0; j < ncol; ++j)
+            out[i * ncol + j] = c[i * c_rs + j * c_cs] != 0.0 ? a[i * a_rs + j * a_cs]
+                                                              : b[i * b_rs + j * b_cs];
 }
 
 void pag_fill(size_t n, double value, double *out)

@@ -10,6 +10,7 @@
 #define PYAUTOGRAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The buffer pool (pool.c): 64-byte-aligned blocks, reused through size-classed free lists
  * while the cached total stays under a limit; thread-safe. pag_alloc returns NULL when the
@@ -24,15 +25,19 @@ size_t pag_pool_set_limit(size_t bytes);   /* sets the cap on cached bytes; retu
 enum pag_binary_op {
     PAG_ADD = 0, PAG_SUB = 1, PAG_MUL = 2, PAG_DIV = 3,
     PAG_LT = 4, PAG_LE = 5, PAG_GT = 6, PAG_GE = 7, PAG_EQ = 8, PAG_NE = 9,
-    PAG_MAXIMUM = 10, PAG_MINIMUM = 11 /* NaN-propagating, as NumPy's maximum/minimum */
+    PAG_MAXIMUM = 10, PAG_MINIMUM = 11, /* NaN-propagating, as NumPy's maximum/minimum */
+    PAG_POW = 12 /* C's pow, except that y = 2 is x * x and y = 0.5 is sqrt (as pag_pow_scalar) */
 };
 
 enum pag_unary_op {
     PAG_NEG = 0, PAG_EXP = 1, PAG_LOG = 2, PAG_TANH = 3, PAG_SIGMOID = 4,
-    PAG_RELU = 5, PAG_ABS = 6, PAG_SIGN = 7
+    PAG_RELU = 5, PAG_ABS = 6, PAG_SIGN = 7, PAG_SQRT = 8, PAG_LOG1P = 9, PAG_EXPM1 = 10,
+    PAG_SQUARE = 11
 };
 
 enum pag_reduce_op { PAG_SUM = 0, PAG_MEAN = 1, PAG_MAX = 2 };
+
+enum pag_select_op { PAG_MIN = 0, PAG_ARGMAX = 1, PAG_ARGMIN = 2 };
 
 /* out[i,j] = a[i*a_rs + j*a_cs] (op) b[i*b_rs + j*b_cs] for an nrow x ncol out.
  * A stride of 0 broadcasts a dimension of size 1; a column stride other than 0 or 1 reads a
@@ -68,6 +73,29 @@ void pag_transpose(size_t nrow, size_t ncol, const double *a, double *out);
 /* Reduce an nrow x ncol matrix: axis -1 -> out[0]; axis 0 -> out[ncol]; axis 1 -> out[nrow].
  * max lets a NaN win, as NumPy does. */
 void pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, double *out);
+
+/* out[i,j] = c[i*c_rs + j*c_cs] != 0 ? a[i*a_rs + j*a_cs] : b[i*b_rs + j*b_cs] for an nrow x ncol
+ * out (a NaN condition counts as true); strides as in pag_binary, 0 broadcasting. */
+void pag_where(size_t nrow, size_t ncol, const double *c, size_t c_rs, size_t c_cs,
+               const double *a, size_t a_rs, size_t a_cs,
+               const double *b, size_t b_rs, size_t b_cs, double *out);
+
+/* select.c: min, argmax or argmin of a row-major nrow x ncol matrix, over all values (axis -1,
+ * out[0]; an index counts row-major), down the rows (axis 0, out[ncol]) or along each row (axis 1,
+ * out[nrow]). A NaN wins (the first one), as in PyTorch; among equal values the first index wins.
+ * Indices are written as doubles. */
+void pag_select(int op, int axis, size_t nrow, size_t ncol, const double *a, double *out);
+
+/* index.c: out[i*nc + j] = a[rows[i]*a_rs + cols[j]*a_cs] for i < nr, j < nc. Every index was
+ * checked to be in range by the caller. */
+void pag_gather(size_t nr, size_t nc, const double *a, size_t a_rs, size_t a_cs,
+                const int64_t *rows, const int64_t *cols, double *out);
+
+/* index.c: out[rows[i]*out_rs + cols[j]*out_cs] = g[i*nc + j] (+= when accumulate is non-zero),
+ * in order, so that repeated indices accumulate (or the last one wins). g is row-major nr x nc
+ * and must not overlap out; every index was checked by the caller. */
+void pag_scatter(size_t nr, size_t nc, const double *g, const int64_t *rows, const int64_t *cols,
+                 double *out, size_t out_rs, size_t out_cs, int accumulate);
 
 /* C (m x n) = op(A) @ op(B) (+ C when accumulate is non-zero), where op(A) is m x k and is A
  * (stored m x k) or A^T (A stored k x m when trans_a); likewise B (k x n, or stored n x k).

@@ -81,6 +81,10 @@ void pag_unary(int op, size_t n, const double *a, double *out)
     case PAG_RELU: PAG_UNARY_LOOP(relu(x)) break;
     case PAG_ABS: PAG_UNARY_LOOP(fabs(x)) break;
     case PAG_SIGN: PAG_UNARY_LOOP(sign(x)) break;
+    case PAG_SQRT: PAG_UNARY_LOOP(sqrt(x)) break;
+    case PAG_LOG1P: PAG_UNARY_LOOP(log1p(x)) break;
+    case PAG_EXPM1: PAG_UNARY_LOOP(expm1(x)) break;
+    case PAG_SQUARE: PAG_UNARY_LOOP(x * x) break;
     default: break;
     }
 }

@@ -62,23 +62,23 @@ def two_layer(n: int = 64, d: int = 8, h: int = 16, seed: int = 0):
     def forward():
         out = np.zeros(W1.shape)
         for i, j in np.ndindex(*W1.shape):
-            e = np.zeros(W1.shape)
-            e[i, j] = 1.0
-            out[i, j] = ag.jvp(loss, (W1,), (ag.mat(e, requires_grad=False),))[1].item()
+            e = ag.zeros(*W1.shape, requires_grad=False)
+            e[i, j] = 1.0                              # the direction of entry (i, j)
+            out[i, j] = ag.jvp(loss, (W1,), (e,))[1].item()
         return out
     fwd, t_fwd = timed(forward, repeat=1)
 
     def numerical(step):
-        w = W1.numpy().copy()
+        w = ag.mat(W1, requires_grad=False)            # a copy, changed entry by entry
         out = np.zeros(w.shape)
-        with ag.no_grad():
-            for i, j in np.ndindex(*w.shape):
-                w[i, j] += step
-                up = loss(ag.mat(w)).item()
-                w[i, j] -= 2 * step
-                down = loss(ag.mat(w)).item()
-                w[i, j] += step
-                out[i, j] = (up - down) / (2 * step)
+        for i, j in np.ndindex(*w.shape):
+            saved = float(w[i, j])
+            w[i, j] = saved + step
+            up = loss(w).item()
+            w[i, j] = saved - step
+            down = loss(w).item()
+            w[i, j] = saved
+            out[i, j] = (up - down) / (2 * step)
         return out
     num, t_num = timed(lambda: numerical(1e-5), repeat=1)
     entries = h * d

@@ -11,9 +11,10 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .backends.base import Storage, as_scalar
+from .backends.base import Storage, as_scalar, index_positions, normalize_axis
 from .grad_mode import no_grad
-from .matrix import Matrix, _is_number, stable_softmax
+from .matrix import (Matrix, _clamp_mask, _clamped, _is_number, _plain_key, _tie_weights,
+                     stable_softmax)
 
 Number = Union[int, float]
 
@@ -24,6 +25,7 @@ class Dual:
     __slots__ = ("value", "tangent")
     __array_ufunc__ = None
     _takes_over_matrix_ops = True  # Matrix (op) Dual defers to Dual's reflected operators
+    _takes_over_storage_ops = True  # storage (op) Dual, likewise
 
     def __init__(self, value: Storage, tangent: Storage) -> None:
         self.value = value
@@ -35,10 +37,7 @@ class Dual:
 
     # -- operands ---------------------------------------------------------------------------
     def _other(self, other: Any) -> "Dual":
-        if isinstance(other, Dual):
-            return other
-        m = other if isinstance(other, Matrix) else Matrix(other, requires_grad=False)
-        return Dual(m.data, type(m.data).zeros(*m.shape))  # a constant: zero tangent
+        return _as_dual(other)
 
     # -- element-wise arithmetic --------------------------------------------------------------
     def __add__(self, other: Any) -> "Dual":
@@ -84,13 +83,29 @@ class Dual:
     def __neg__(self) -> "Dual":
         return Dual(-self.value, -self.tangent)
 
-    def __pow__(self, exponent: Number) -> "Dual":
-        if isinstance(exponent, (Dual, Matrix, Storage)):
-            raise TypeError("pow: the exponent must be a number")
+    def __pow__(self, exponent: Any) -> "Dual":
+        if not _is_number(exponent):
+            return _dual_pow(self, self._other(exponent))
         p = as_scalar(exponent, "pow")
         if p == 0.0:
             return Dual(self.value ** p, self.tangent * 0.0)
         return Dual(self.value ** p, self.tangent * (self.value ** (p - 1.0) * p))
+
+    def __rpow__(self, base: Any) -> "Dual":
+        return _dual_pow(self._other(base), self)
+
+    # -- comparisons: masks of the values (constants, as in reverse mode) ----------------------
+    def _compare(self, other: Any, op: str) -> Matrix:
+        rhs = other if _is_number(other) else self._other(other).value
+        return Matrix(getattr(self.value, op)(rhs), requires_grad=False)
+
+    def __lt__(self, other: Any) -> Matrix: return self._compare(other, "__lt__")
+    def __le__(self, other: Any) -> Matrix: return self._compare(other, "__le__")
+    def __gt__(self, other: Any) -> Matrix: return self._compare(other, "__gt__")
+    def __ge__(self, other: Any) -> Matrix: return self._compare(other, "__ge__")
+    def __eq__(self, other: Any) -> Matrix: return self._compare(other, "__eq__")  # type: ignore[override]
+    def __ne__(self, other: Any) -> Matrix: return self._compare(other, "__ne__")  # type: ignore[override]
+    __hash__ = object.__hash__
 
     # -- products, shapes, reductions ---------------------------------------------------------
     def __matmul__(self, other: Any) -> "Dual":
@@ -106,19 +121,96 @@ class Dual:
     def T(self) -> "Dual":
         return Dual(self.value.T, self.tangent.T)
 
-    def sum(self, axis: Optional[int] = None) -> "Dual":
+    def sum(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        axis = normalize_axis("sum", axis, dim)
         return Dual(self.value.sum(axis), self.tangent.sum(axis))
 
-    def mean(self, axis: Optional[int] = None) -> "Dual":
+    def mean(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        axis = normalize_axis("mean", axis, dim)
         return Dual(self.value.mean(axis), self.tangent.mean(axis))
 
-    def max(self, axis: Optional[int] = None) -> "Dual":
+    def max(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
         """The tangent of the maximum: the mean tangent of the tied maxima (as reverse mode)."""
-        out = self.value.max(axis)
+        return self._extreme("max", normalize_axis("max", axis, dim))
+
+    def min(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        return self._extreme("min", normalize_axis("min", axis, dim))
+
+    def _extreme(self, op: str, axis: Optional[int]) -> "Dual":
+        out = getattr(self.value, op)(axis)
         winners = (self.value == out) + (self.value != self.value)
         return Dual(out, (winners * self.tangent).sum(axis) / winners.sum(axis))
 
+    def argmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        """Positions are piecewise constant: a zero tangent."""
+        out = self.value.argmax(normalize_axis("argmax", axis, dim))
+        return Dual(out, type(out).zeros(*out.shape))
+
+    def argmin(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        out = self.value.argmin(normalize_axis("argmin", axis, dim))
+        return Dual(out, type(out).zeros(*out.shape))
+
+    def __getitem__(self, key: Any) -> "Dual":
+        """The same block of the value and of the tangent."""
+        rows, cols = index_positions("getitem", _plain_key(key), self.shape)
+        return Dual(self.value.take(rows, cols), self.tangent.take(rows, cols))
+
+    def __len__(self) -> int:
+        return self.value.nrow
+
+    def reshape(self, *shape: Any) -> "Dual":
+        """Reshape value and tangent alike (the sizes are checked by Matrix.reshape's rules)."""
+        nrow, ncol = Matrix(self.value, requires_grad=False).reshape(*shape).shape
+        return Dual(self.value.reshape(nrow, ncol), self.tangent.reshape(nrow, ncol))
+
+    def flatten(self) -> "Dual":
+        n = self.value.nrow * self.value.ncol
+        return Dual(self.value.reshape(1, n), self.tangent.reshape(1, n))
+
+    @staticmethod
+    def cat(parts: Sequence[Any], axis: int) -> "Dual":
+        """d(cat(a, b)) = cat(da, db)."""
+        duals = [_as_dual(p) for p in parts]
+        cls = type(duals[0].value)
+        return Dual(cls.cat([d.value for d in duals], axis), cls.cat([d.tangent for d in duals], axis))
+
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> "Dual":
+        """d(where(c, a, b)) = where(c, da, db)."""
+        if isinstance(condition, (Matrix, Dual)):
+            cond = condition.data if isinstance(condition, Matrix) else condition.value
+        else:
+            cond = condition if isinstance(condition, Storage) else Matrix(condition, False).data
+        da, db = _as_dual(a), _as_dual(b)
+        return Dual(cond.where(da.value, db.value), cond.where(da.tangent, db.tangent))
+
+    @staticmethod
+    def maximum(a: Any, b: Any) -> "Dual":
+        """d(max(a, b)) = da where a wins, db where b wins, their mean on ties."""
+        return _dual_extremum(_as_dual(a), _as_dual(b), True)
+
+    @staticmethod
+    def minimum(a: Any, b: Any) -> "Dual":
+        return _dual_extremum(_as_dual(a), _as_dual(b), False)
+
     # -- element-wise functions ---------------------------------------------------------------
+    def sqrt(self) -> "Dual":
+        out = self.value.sqrt()
+        return Dual(out, self.tangent / (out * 2.0))
+
+    def square(self) -> "Dual":
+        return Dual(self.value.square(), self.tangent * (self.value * 2.0))
+
+    def log1p(self) -> "Dual":
+        return Dual(self.value.log1p(), self.tangent / (self.value + 1.0))
+
+    def expm1(self) -> "Dual":
+        out = self.value.expm1()
+        return Dual(out, self.tangent * (out + 1.0))
+
+    def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> "Dual":
+        return Dual(_clamped(self.value, min, max), _clamp_mask(self.value, min, max) * self.tangent)
+
     def exp(self) -> "Dual":
         out = self.value.exp()
         return Dual(out, out * self.tangent)
@@ -142,11 +234,37 @@ class Dual:
 
     __abs__ = abs
 
-    def log_softmax(self, axis: int = 1) -> "Dual":
-        return stable_softmax(self, self.value, axis, log=True)
+    def log_softmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        return stable_softmax(self, self.value, axis, log=True, dim=dim)
 
-    def softmax(self, axis: int = 1) -> "Dual":
-        return stable_softmax(self, self.value, axis, log=False)
+    def softmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Dual":
+        return stable_softmax(self, self.value, axis, log=False, dim=dim)
+
+
+def _as_dual(value: Any) -> Dual:
+    """An operand as a Dual: duals pass through; matrices, numbers and arrays are constants, of
+    zero tangent."""
+    if isinstance(value, Dual):
+        return value
+    m = value if isinstance(value, Matrix) else Matrix(value, requires_grad=False)
+    return Dual(m.data, type(m.data).zeros(*m.shape))
+
+
+def _dual_pow(a: Dual, b: Dual) -> Dual:
+    """d(a^b) = b a^(b-1) da + a^b log(a) db, with reverse mode's zeros (b = 0; a = 0, b >= 0)."""
+    x, p = a.value, b.value
+    out = x ** p
+    zero = type(out).zeros(1, 1)
+    da = (p == 0.0).where(zero, p * x ** (p - 1.0)) * a.tangent
+    db = ((x == 0.0) * (p >= 0.0)).where(zero, out * x.log()) * b.tangent
+    return Dual(out, da + db)
+
+
+def _dual_extremum(a: Dual, b: Dual, largest: bool) -> Dual:
+    out = a.value.maximum(b.value) if largest else a.value.minimum(b.value)
+    tangent = (_tie_weights(a.value, b.value, largest) * a.tangent
+               + _tie_weights(b.value, a.value, largest) * b.tangent)
+    return Dual(out, tangent)
 
 
 def _as_tuple(x: Any) -> Tuple[Any, ...]:

@@ -25,6 +25,23 @@ def _torch_max(x, axis):
     return x.amax(dim=axis, keepdim=True)
 
 
+def _ag():
+    import pyautograd
+    return pyautograd
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _positions(a):
+    """Row positions as a Matrix of floats, on a's backend (a Dual's too): rows 1, 1, 0."""
+    ag = _ag()
+    with ag.backend(a.backend if isinstance(a, ag.Matrix) else type(a.value).backend_name):
+        return ag.mat([[1.0, 1.0, 0.0]], requires_grad=False)
+
+
 @dataclass(frozen=True)
 class Op:
     name: str
@@ -80,6 +97,57 @@ OPS = [
     Op("softmax", ((3, 4),), lambda a: a.softmax(1), _np_softmax, lambda a: a.softmax(1)),
     Op("softmax0", ((3, 4),), lambda a: a.softmax(0), lambda a: _np_softmax(a, 0), lambda a: a.softmax(0)),
     Op("log_softmax", ((3, 4),), lambda a: a.log_softmax(1), _np_log_softmax, lambda a: a.log_softmax(1)),
+    # indexing and shapes (issue 12)
+    Op("getitem_row", ((3, 4),), lambda a: a[1], lambda a: a[1:2], lambda a: a[1:2]),
+    Op("getitem_neg_col", ((3, 4),), lambda a: a[:, -1], lambda a: a[:, -1:], lambda a: a[:, -1:]),
+    Op("getitem_pair", ((3, 4),), lambda a: a[2, 1], lambda a: a[2:3, 1:2], lambda a: a[2:3, 1:2]),
+    Op("getitem_steps", ((5, 4),), lambda a: a[::2, 1::2], lambda a: a[::2, 1::2],
+       lambda a: a[::2, 1::2]),
+    Op("getitem_gather", ((3, 4),), lambda a: a[[2, 0, 2, -1]], lambda a: a[[2, 0, 2, -1]],
+       lambda a: a[[2, 0, 2, -1]]),
+    Op("getitem_gather_cols", ((3, 4),), lambda a: a[1:, np.array([3, 3, 0])],
+       lambda a: a[1:, [3, 3, 0]], lambda a: a[1:, [3, 3, 0]]),
+    Op("getitem_matrix", ((3, 4),), lambda a: a[_positions(a)], lambda a: a[[1, 1, 0]],
+       lambda a: a[[1, 1, 0]]),
+    Op("reshape", ((3, 4),), lambda a: a.reshape(2, -1), lambda a: a.reshape(2, 6),
+       lambda a: a.reshape(2, 6)),
+    Op("reshape_transposed", ((3, 4),), lambda a: a.T.reshape(-1, 2), lambda a: a.T.reshape(6, 2),
+       lambda a: a.T.reshape(6, 2)),
+    Op("flatten", ((3, 4),), lambda a: a.flatten(), lambda a: a.reshape(1, 12),
+       lambda a: a.reshape(1, 12)),
+    Op("cat0", ((2, 4), (3, 4)), lambda a, b: _ag().cat([a, b, a]), lambda a, b: np.concatenate([a, b, a]),
+       lambda a, b: _torch().cat([a, b, a])),
+    Op("cat1", ((3, 2), (3, 1)), lambda a, b: _ag().cat([a, b], dim=-1),
+       lambda a, b: np.concatenate([a, b], 1), lambda a, b: _torch().cat([a, b], 1)),
+    # more math (issue 12)
+    Op("sqrt", ((3, 4),), lambda a: a.sqrt(), np.sqrt, lambda a: a.sqrt(), "positive"),
+    Op("square", ((3, 4),), lambda a: a.square(), np.square, lambda a: a.square()),
+    Op("log1p", ((3, 4),), lambda a: a.log1p(), np.log1p, lambda a: a.log1p(), "positive"),
+    Op("expm1", ((3, 4),), lambda a: a.expm1(), np.expm1, lambda a: a.expm1()),
+    Op("clamp", ((3, 4),), lambda a: a.clamp(-0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7),
+       lambda a: a.clamp(-0.5, 0.7)),
+    Op("clamp_min", ((3, 4),), lambda a: a.clamp(min=0.1), lambda a: np.maximum(a, 0.1),
+       lambda a: a.clamp(min=0.1)),
+    Op("where", ((3, 4), (1, 4)), lambda a, b: _ag().where(a > 0, a, b),
+       lambda a, b: np.where(a > 0, a, b), lambda a, b: _torch().where(a > 0, a, b)),
+    Op("where_number", ((3, 4),), lambda a: _ag().where(a < 0, 0.5, a),
+       lambda a: np.where(a < 0, 0.5, a), lambda a: _torch().where(a < 0, 0.5, a)),
+    Op("maximum", ((3, 4), (3, 1)), lambda a, b: _ag().maximum(a, b), np.maximum,
+       lambda a, b: _torch().maximum(a, b)),
+    Op("minimum", ((1, 4), (3, 4)), lambda a, b: _ag().minimum(a, b), np.minimum,
+       lambda a, b: _torch().minimum(a, b)),
+    Op("min", ((3, 4),), lambda a: a.min(), lambda a: a.min(keepdims=True),
+       lambda a: a.amin().reshape(1, 1)),
+    Op("min0", ((3, 4),), lambda a: a.min(dim=-2), lambda a: a.min(0, keepdims=True),
+       lambda a: a.amin(dim=0, keepdim=True)),
+    Op("min1", ((3, 4),), lambda a: a.min(-1), lambda a: a.min(1, keepdims=True),
+       lambda a: a.amin(dim=1, keepdim=True)),
+    Op("pow_matrix", ((3, 4), (1, 4)), lambda a, b: a ** b, np.power, lambda a, b: a ** b, "positive"),
+    Op("rpow", ((3, 4),), lambda a: 2.0 ** a, lambda a: 2.0 ** a, lambda a: 2.0 ** a),
+    Op("sum_neg_axis", ((3, 4),), lambda a: a.sum(-1), lambda a: a.sum(1, keepdims=True),
+       lambda a: a.sum(-1, keepdim=True)),
+    Op("softmax_dim", ((3, 4),), lambda a: a.softmax(dim=-2), lambda a: _np_softmax(a, 0),
+       lambda a: a.softmax(0)),
     Op("composite", ((3, 4), (4, 2)), lambda a, b: ((a @ b).sigmoid() * 2 - (a @ b).tanh()).mean(0),
        lambda a, b: (_np_sigmoid(a @ b) * 2 - np.tanh(a @ b)).mean(0, keepdims=True),
        lambda a, b: ((a @ b).sigmoid() * 2 - (a @ b).tanh()).mean(0, keepdim=True)),

@@ -47,7 +47,7 @@ def broadcasting_pair(draw):
 
 @pytest.mark.parametrize("op", ["__add__", "__sub__", "__mul__", "__truediv__", "__lt__",
                                 "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "maximum",
-                                "minimum"])
+                                "minimum", "__pow__"])
 @settings(max_examples=25, deadline=None)
 @given(pair=broadcasting_pair(), s=st.sampled_from([0.0, -0.0, 2.5, -1e300, np.inf, np.nan]))
 def test_binary_ops(op, pair, s):
@@ -59,7 +59,8 @@ def test_binary_ops(op, pair, s):
         assert_same(getattr(ca, rop)(s), getattr(pa, rop)(s), rtol=0)
 
 
-@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "__neg__"])
+@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "__neg__",
+                                "sqrt", "log1p", "expm1", "square"])
 @settings(max_examples=25, deadline=None)
 @given(arr=matrix(edges=True))
 def test_unary_ops(op, arr):
@@ -146,3 +147,36 @@ def test_ieee_edges_agree_exactly():
     with np.errstate(all="ignore"):
         expected = 1 / (1 + np.exp(-EDGES))
     assert np.array_equal(both(EDGES[None, :])[0].sigmoid().numpy()[0], expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["min", "argmax", "argmin"])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+@settings(max_examples=15, deadline=None)
+@given(edges=matrix(edges=True), ties=st.integers(0, 2 ** 32 - 1))
+def test_selections(name, axis, edges, ties):
+    rounded = np.random.default_rng(ties).integers(-2, 3, edges.shape).astype(float)  # many ties
+    for values in (edges, rounded):
+        c, p = both(values)
+        assert_same(getattr(c, name)(axis), getattr(p, name)(axis), rtol=0)
+        assert_same(getattr(c.T, name)(axis), getattr(p.T, name)(axis), rtol=0)  # a view
+
+
+@settings(max_examples=25, deadline=None)
+@given(arr=matrix(), seed=st.integers(0, 2 ** 32 - 1))
+def test_gather_scatter_reshape_cat_where(arr, seed):
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, arr.shape[0], rng.integers(1, 40)).astype(np.int64)
+    cols = rng.integers(0, arr.shape[1], rng.integers(1, 40)).astype(np.int64)
+    (c, p), (ct, pt) = both(arr), both(arr.T.copy())
+    for a, b in ((c, p), (ct.T, pt.T)):  # a row-major buffer, and a transposed view of one
+        assert_same(a.take(rows, cols), b.take(rows, cols), rtol=0)
+        block = rng.standard_normal((len(rows), len(cols)))
+        (cb, pb) = both(block)
+        for accumulate in (True, False):
+            tc, tp = a.copy(), b.copy()
+            assert_same(tc.put_(rows, cols, cb, accumulate), tp.put_(rows, cols, pb, accumulate), rtol=0)
+        n = arr.size
+        assert_same(a.reshape(1, n), b.reshape(1, n), rtol=0)
+        assert_same(type(a).cat([a, a.copy()], 0), type(b).cat([b, b.copy()], 0), rtol=0)
+        assert_same(type(a).cat([a, a.copy()], 1), type(b).cat([b, b.copy()], 1), rtol=0)
+        assert_same((a > 0).where(a, a * 2.0), (b > 0).where(b, b * 2.0), rtol=0)

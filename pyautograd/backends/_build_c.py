@@ -11,7 +11,8 @@ from cffi import FFI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CSRC = os.path.join(ROOT, "csrc")
-SOURCES = ["pool.c", "elementwise.c", "unary.c", "reduce.c", "matmul.c", "plan.c"]
+SOURCES = ["pool.c", "elementwise.c", "unary.c", "reduce.c", "matmul.c", "select.c", "index.c",
+           "plan.c"]
 
 
 def _cdef_text() -> str:

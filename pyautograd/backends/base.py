@@ -13,7 +13,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">",
-           "ge": ">=", "eq": "==", "ne": "!=", "maximum": "max", "minimum": "min"}
+           "ge": ">=", "eq": "==", "ne": "!=", "maximum": "max", "minimum": "min", "pow": "**"}
 
 Scalar = Union[int, float]
 
@@ -49,6 +49,72 @@ def check_axis(op: str, axis: Optional[int]) -> None:
         raise ValueError(f"{op}: axis must be None, 0 or 1, got {axis!r}")
 
 
+def normalize_axis(op: str, axis: Optional[int], dim: Optional[int] = None,
+                   allow_none: bool = True) -> Optional[int]:
+    """axis (or its PyTorch alias dim) as None, 0 or 1: -1 is the last axis (1), -2 the first."""
+    if dim is not None:
+        if axis is not None and axis != dim:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; pass one of them")
+        axis = dim
+    if axis is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{op}: axis must be 0, 1, -1 or -2, got None")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -2 <= axis <= 1:
+        raise ValueError(f"{op}: axis must be {'None, ' if allow_none else ''}0, 1, -1 or -2, "
+                         f"got {axis!r}")
+    return int(axis) % 2
+
+
+def _index_list(op: str, key: object, size: int, dim: int) -> np.ndarray:
+    """One dimension's part of an index (an int, a slice, or a 1-D sequence of integers) as the
+    int64 array of the positions it selects, negative ones counted from the end; IndexError
+    for anything out of range, empty or not an integer."""
+    if isinstance(key, slice):
+        if key.step is not None and key.step <= 0:
+            raise ValueError(f"{op}: slice steps must be positive (as in PyTorch), got {key.step}")
+        positions = np.arange(*key.indices(size), dtype=np.int64)
+    else:
+        if isinstance(key, (bool, np.bool_)) or (isinstance(key, np.ndarray) and key.dtype == bool):
+            raise IndexError(f"{op}: boolean indices are not supported (dimension {dim}); "
+                             "select with ag.where(mask, a, b), or index with integers")
+        if isinstance(key, (int, np.integer)):
+            positions = np.array([key], dtype=np.int64)
+        else:
+            arr = np.asarray(key)
+            if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+                raise IndexError(f"{op}: an index must be an int, a slice or a non-empty 1-D "
+                                 f"sequence of integers, got {key!r} for dimension {dim}")
+            positions = arr.astype(np.int64)
+        bad = (positions < -size) | (positions >= size)
+        if bad.any():
+            raise IndexError(f"{op}: index {int(positions[bad][0])} is out of range for "
+                             f"dimension {dim} of size {size}")
+        positions = np.where(positions < 0, positions + size, positions)
+    if positions.size == 0:
+        raise IndexError(f"{op}: {key!r} selects nothing along dimension {dim} of size {size} "
+                         "(a matrix has at least one row and one column)")
+    return np.ascontiguousarray(positions, dtype=np.int64)
+
+
+def index_positions(op: str, key: object, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The (rows, columns) that m[key] selects: key is an int, a slice or a 1-D sequence of
+    integers (rows), or a pair of them (rows, columns; at most one of the pair a sequence)."""
+    if isinstance(key, tuple) and len(key) == 1:
+        key = key[0]
+    if isinstance(key, tuple):
+        if len(key) != 2:
+            raise IndexError(f"{op}: a matrix has 2 dimensions, got an index of {len(key)}: {key!r}")
+        row_key, col_key = key
+        if not isinstance(row_key, (int, np.integer, slice)) and not isinstance(
+                col_key, (int, np.integer, slice)):
+            raise IndexError(f"{op}: index rows or columns with a sequence, not both at once "
+                             f"(that would pair them element-wise): {key!r}")
+    else:
+        row_key, col_key = key, slice(None)
+    return _index_list(op, row_key, shape[0], 0), _index_list(op, col_key, shape[1], 1)
+
+
 def as_scalar(value: object, op: str) -> float:
     """A Python or NumPy real number as float, or a TypeError naming the op."""
     if type(value) is float or type(value) is int:
@@ -59,9 +125,15 @@ def as_scalar(value: object, op: str) -> float:
 
 
 class Storage:
-    """Base of `List2D` and `CArray`; see DESIGN.md, 'The storage contract'."""
+    """Base of `List2D` and `CArray`: the storage contract.
 
-    __slots__ = ("nrow", "ncol")
+    `version` counts the in-place writes to the values (every method ending in `_`, `+=`, `-=`,
+    `*=`, `setitem_`): a recorded op notes the versions of the values its backward will read,
+    and backward refuses to run on values changed since. `_base` is the storage whose buffer a
+    view shares (the C backend's `.T`), else None: a write through either bumps the owner's
+    version, which is the one recorded."""
+
+    __slots__ = ("nrow", "ncol", "version", "_base")
     backend_name = "abstract"
     # True when the values are stored column-major: a transposed view of another storage's
     # buffer (the C backend's `.T`). A gradient is kept in the layout of its node's values.
@@ -130,6 +202,8 @@ class Storage:
         if isinstance(other, Storage):
             raise TypeError(f"{op}: cannot mix backends {self.backend_name!r} and "
                             f"{other.backend_name!r}; convert one with .to(name)")
+        if getattr(other, "_takes_over_storage_ops", False) and op not in ("maximum", "minimum"):
+            return NotImplemented  # W.grad + W: Python asks the Matrix's reflected operator
         return self._binary_scalar(op, as_scalar(other, op), reverse)
 
     def __add__(self, o): return self._elementwise("add", o, False)
@@ -169,10 +243,24 @@ class Storage:
         """-1, 0 or 1 (nan stays nan): the derivative of abs, 0 at 0 as in PyTorch."""
         return self._unary("sign")
 
+    def sqrt(self): return self._unary("sqrt")
+    def log1p(self):
+        """log(1 + x), accurate for small x."""
+        return self._unary("log1p")
+    def expm1(self):
+        """e^x - 1, accurate for small x."""
+        return self._unary("expm1")
+    def square(self): return self._unary("square")
+
     def __pow__(self, exponent):
+        """self ** exponent: a number, or a storage of a broadcasting shape."""
         if isinstance(exponent, Storage):
-            raise TypeError(f"pow: the exponent must be a number, got a {exponent.shape} matrix")
+            return self._elementwise("pow", exponent, False)
         return self._pow(as_scalar(exponent, "pow"))
+
+    def __rpow__(self, base):
+        """base ** self for a number base."""
+        return self._elementwise("pow", base, True)
 
     # -- matrix product and transpose -----------------------------------------------------------
     def _same_backend(self, other: object, op: str) -> "Storage":
@@ -184,6 +272,8 @@ class Storage:
         return other
 
     def __matmul__(self, other):
+        if getattr(other, "_takes_over_storage_ops", False):
+            return NotImplemented  # W.grad @ W: Python asks the Matrix's reflected operator
         return self.matmul(other)
 
     def matmul(self, other: "Storage", trans_self: bool = False,
@@ -213,6 +303,7 @@ class Storage:
             raise ValueError(f"matmul (accumulate): result shape {(m, n)} does not match the "
                              f"target shape {self.shape}")
         self._add_matmul(a, b, trans_a, trans_b, m, n, k)
+        self._bump()
         return self
 
     @property
@@ -235,6 +326,77 @@ class Storage:
         check_axis("max", axis)
         return self._reduce("max", axis)
 
+    def min(self, axis: Optional[int] = None) -> "Storage":
+        """Smallest value; NaN wins, as in PyTorch."""
+        check_axis("min", axis)
+        return self._select("min", axis)
+
+    def argmax(self, axis: Optional[int] = None) -> "Storage":
+        """Position of the largest value (float; row-major over all values for axis None);
+        the first of ties, and the first NaN, wins, as in PyTorch."""
+        check_axis("argmax", axis)
+        return self._select("argmax", axis)
+
+    def argmin(self, axis: Optional[int] = None) -> "Storage":
+        """Position of the smallest value; the first of ties, and the first NaN, wins."""
+        check_axis("argmin", axis)
+        return self._select("argmin", axis)
+
+    # -- indexing and shapes ---------------------------------------------------------------------
+    def take(self, rows: np.ndarray, cols: np.ndarray) -> "Storage":
+        """The len(rows) x len(cols) block self[rows][:, cols] (index_positions made them)."""
+        return self._gather(rows, cols)
+
+    def put_(self, rows: np.ndarray, cols: np.ndarray, block: "Storage",
+             accumulate: bool = False) -> "Storage":
+        """self[rows[i], cols[j]] = block[i, j] (+= when accumulate: repeated positions add up),
+        in place; block is len(rows) x len(cols), or broadcasts to it."""
+        block = self._same_backend(block, "setitem")
+        shape = (len(rows), len(cols))
+        if block.shape != shape:
+            if any(size not in (1, want) for size, want in zip(block.shape, shape)):
+                raise ValueError(f"setitem: a {block.shape} value does not fit the selected "
+                                 f"{shape} block (nor broadcasts to it)")
+            block = block + type(self).zeros(*shape)
+        self._scatter(rows, cols, block, accumulate)
+        self._bump()
+        return self
+
+    def reshape(self, nrow: int, ncol: int) -> "Storage":
+        """The same values, row-major, in nrow x ncol (a copy)."""
+        if nrow * ncol != self.nrow * self.ncol:
+            raise ValueError(f"reshape: cannot reshape {self.shape} ({self.nrow * self.ncol} "
+                             f"values) into {(nrow, ncol)}")
+        return self._reshape(nrow, ncol)
+
+    @classmethod
+    def cat(cls, parts: list, axis: int) -> "Storage":
+        """The parts one after the other: stacked down the rows (axis 0) or side by side (1)."""
+        for p in parts:
+            if type(p) is not cls:
+                parts[0]._same_backend(p, "cat")
+        other = 1 - axis
+        if any(p.shape[other] != parts[0].shape[other] for p in parts):
+            raise ValueError(f"cat: along axis {axis} the parts must agree in dimension {other}, "
+                             f"got shapes {', '.join(str(p.shape) for p in parts)}")
+        total = sum(p.shape[axis] for p in parts)
+        shape = (total, parts[0].ncol) if axis == 0 else (parts[0].nrow, total)
+        out = cls.zeros(*shape)
+        start = 0
+        for p in parts:
+            span = np.arange(start, start + p.shape[axis], dtype=np.int64)
+            whole = np.arange(p.shape[other], dtype=np.int64)
+            out._scatter(*((span, whole) if axis == 0 else (whole, span)), p, False)
+            start += p.shape[axis]
+        return out
+
+    def where(self, a: "Storage", b: "Storage") -> "Storage":
+        """a where self (a condition) is non-zero, else b; the three broadcast together."""
+        a = self._same_backend(a, "where")
+        b = self._same_backend(b, "where")
+        shape = broadcast_shape("where", broadcast_shape("where", self.shape, a.shape), b.shape)
+        return self._where(a, b, shape)
+
     def unbroadcast(self, nrow: int, ncol: int) -> "Storage":
         """Sum over the dimensions that broadcasting expanded from (nrow, ncol) to self.shape.
 
@@ -253,8 +415,15 @@ class Storage:
         return self
 
     # -- in place -------------------------------------------------------------------------------
+    def _bump(self) -> None:
+        """Count an in-place write (on the buffer's owner too, when self is a view of it)."""
+        self.version += 1
+        if self._base is not None:
+            self._base.version += 1
+
     def fill_(self, value: float) -> "Storage":
         self._fill(as_scalar(value, "fill_"))
+        self._bump()
         return self
 
     def ones_(self) -> "Storage":
@@ -275,6 +444,7 @@ class Storage:
             self._inplace(op, other)
         else:
             self._inplace_scalar(op, as_scalar(other, f"{op}="))
+        self._bump()
         return self
 
     def __iadd__(self, other): return self._inplace_checked("add", other)
@@ -288,6 +458,7 @@ class Storage:
         if other.nrow != self.nrow or other.ncol != self.ncol:
             raise ValueError(f"add_scaled_: shapes {self.shape} and {other.shape} differ")
         self._axpy(as_scalar(alpha, "add_scaled_"), other)
+        self._bump()
         return self
 
     def dsigmoid(self, grad: "Storage") -> "Storage":

@@ -46,6 +46,8 @@ def _empty(nrow: int, ncol: int, transposed: bool = False) -> "CArray":
     out.nrow = nrow
     out.ncol = ncol
     out.transposed = transposed
+    out.version = 0
+    out._base = None
     n = nrow * ncol
     out.buf = _malloc(_DOUBLES, n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
     return out
@@ -71,11 +73,13 @@ def cache_info() -> dict:
 _BINARY = {"add": lib.PAG_ADD, "sub": lib.PAG_SUB, "mul": lib.PAG_MUL, "div": lib.PAG_DIV,
            "lt": lib.PAG_LT, "le": lib.PAG_LE, "gt": lib.PAG_GT, "ge": lib.PAG_GE,
            "eq": lib.PAG_EQ, "ne": lib.PAG_NE, "maximum": lib.PAG_MAXIMUM,
-           "minimum": lib.PAG_MINIMUM}
+           "minimum": lib.PAG_MINIMUM, "pow": lib.PAG_POW}
 _UNARY = {"neg": lib.PAG_NEG, "exp": lib.PAG_EXP, "log": lib.PAG_LOG, "tanh": lib.PAG_TANH,
           "sigmoid": lib.PAG_SIGMOID, "relu": lib.PAG_RELU, "abs": lib.PAG_ABS,
-          "sign": lib.PAG_SIGN}
+          "sign": lib.PAG_SIGN, "sqrt": lib.PAG_SQRT, "log1p": lib.PAG_LOG1P,
+          "expm1": lib.PAG_EXPM1, "square": lib.PAG_SQUARE}
 _REDUCE = {"sum": lib.PAG_SUM, "mean": lib.PAG_MEAN, "max": lib.PAG_MAX}
+_SELECT = {"min": lib.PAG_MIN, "argmax": lib.PAG_ARGMAX, "argmin": lib.PAG_ARGMIN}
 _AXIS = {None: -1, 0: 0, 1: 1}
 _threads = [len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)]
 
@@ -89,6 +93,11 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return _threads[0]
+
+
+def _int64s(positions: np.ndarray):
+    """A pointer to an index array's int64 values (index_positions made it contiguous)."""
+    return ffi.from_buffer("int64_t[]", positions)
 
 
 def _strides(x: "CArray") -> Tuple[int, int]:
@@ -115,6 +124,8 @@ class CArray(Storage):
         n = nrow * ncol
         self.buf = _malloc(_DOUBLES, n) if n < POOL_MIN_VALUES else _pooled(nrow, ncol)
         self.transposed = transposed
+        self.version = 0
+        self._base = None
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "CArray":
@@ -126,11 +137,14 @@ class CArray(Storage):
     @classmethod
     def share(cls, arr: np.ndarray) -> "CArray":
         """A CArray over arr's own memory (no copy): arr must be a writeable, C-contiguous 2-D
-        float64 array, and the CArray keeps it alive."""
+        float64 array, and the CArray keeps it alive. Writes made through NumPy are invisible to
+        the version counter (NumPy keeps none): only writes through the CArray count."""
         out = cls.__new__(cls)
         out.nrow, out.ncol = arr.shape
         out.buf = ffi.from_buffer("double[]", arr, require_writable=True)
         out.transposed = False
+        out.version = 0
+        out._base = None
         return out
 
     @classmethod
@@ -224,6 +238,8 @@ class CArray(Storage):
         out = CArray.__new__(CArray)
         out.nrow, out.ncol, out.buf = self.ncol, self.nrow, self.buf
         out.transposed = not self.transposed and self.nrow > 1 and self.ncol > 1
+        out.version = 0
+        out._base = self if self._base is None else self._base  # its writes count on the buffer's owner
         return out
 
     def _reduce(self, op: str, axis: Optional[int]) -> "CArray":
@@ -236,6 +252,45 @@ class CArray(Storage):
             lib.pag_reduce(_REDUCE[op], -1, self.nrow, self.ncol, row_major.buf, out.buf)
         else:  # a column of the view is a row of the buffer; (1, n) and (n, 1) share a layout
             lib.pag_reduce(_REDUCE[op], 1 - axis, self.ncol, self.nrow, self.buf, out.buf)
+        return out
+
+    def _select(self, op: str, axis: Optional[int]) -> "CArray":
+        """min, argmax or argmin (csrc/select.c), on the row-major values: an index counts in
+        row-major order, whatever the layout."""
+        out = _empty(1, 1) if axis is None else (
+            _empty(1, self.ncol) if axis == 0 else _empty(self.nrow, 1))
+        values = self._in_layout(False)
+        lib.pag_select(_SELECT[op], _AXIS[axis], self.nrow, self.ncol, values.buf, out.buf)
+        return out
+
+    def _element_strides(self) -> Tuple[int, int]:
+        """(row stride, column stride) of the buffer, without broadcasting's zeros."""
+        return (1, self.nrow) if self.transposed else (self.ncol, 1)
+
+    def _gather(self, rows: np.ndarray, cols: np.ndarray) -> "CArray":
+        out = _empty(len(rows), len(cols))
+        lib.pag_gather(len(rows), len(cols), self.buf, *self._element_strides(),
+                       _int64s(rows), _int64s(cols), out.buf)
+        return out
+
+    def _scatter(self, rows: np.ndarray, cols: np.ndarray, block: "CArray",
+                 accumulate: bool) -> None:
+        block = block._in_layout(False)
+        if block.buf == self.buf:  # m[...] = m: read a copy, not the values being written
+            block = block.copy()
+        lib.pag_scatter(len(rows), len(cols), block.buf, _int64s(rows), _int64s(cols), self.buf,
+                        *self._element_strides(), 1 if accumulate else 0)
+
+    def _reshape(self, nrow: int, ncol: int) -> "CArray":
+        out = _empty(nrow, ncol)
+        ffi.memmove(out.buf, self._in_layout(False).buf, nrow * ncol * 8)
+        return out
+
+    def _where(self, a: "CArray", b: "CArray", shape) -> "CArray":
+        nrow, ncol = shape
+        out = _empty(nrow, ncol)
+        lib.pag_where(nrow, ncol, self.buf, *_strides(self), a.buf, *_strides(a), b.buf,
+                      *_strides(b), out.buf)
         return out
 
     def _fill(self, value: float) -> None:
@@ -305,9 +360,15 @@ def _fast_inplace(op: str, generic: Callable) -> Callable:
             if (other.nrow == self.nrow and other.ncol == self.ncol
                     and other.transposed == self.transposed):
                 _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, self.buf)
+                self.version += 1
+                if self._base is not None:
+                    self._base.version += 1
                 return self
         elif kind is float or kind is int:
             _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, 0, self.buf)
+            self.version += 1
+            if self._base is not None:
+                self._base.version += 1
             return self
         return generic(self, other)
     operator.__name__, operator.__doc__ = generic.__name__, generic.__doc__

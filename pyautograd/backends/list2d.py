@@ -72,6 +72,32 @@ def _sign(x: float) -> float:
     return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else (x if x != x else 0.0))
 
 
+def _log1p(x: float) -> float:
+    """log(1 + x), with C's -inf at -1 and nan below."""
+    if x > -1.0 or x != x:
+        return math.log1p(x)  # log1p(inf) = inf
+    return -INF if x == -1.0 else NAN
+
+
+def _expm1(x: float) -> float:
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return INF
+
+
+def _select(op: str, values: List[float]) -> float:
+    """min, argmax or argmin of a sequence: the first NaN wins, then the first of equal values."""
+    best = 0
+    for i in range(1, len(values)):
+        x, b = values[i], values[best]
+        if b != b:
+            break
+        if x != x or (x > b if op == "argmax" else x < b):
+            best = i
+    return values[best] if op == "min" else float(best)
+
+
 def _relu(x: float) -> float:
     return x if (x > 0.0 or x != x) else 0.0
 
@@ -94,10 +120,12 @@ _BINARY: dict = {
     "eq": lambda x, y: 1.0 if x == y else 0.0, "ne": lambda x, y: 1.0 if x != y else 0.0,
     "maximum": lambda x, y: x if (x > y or x != x) else y,
     "minimum": lambda x, y: x if (x < y or x != x) else y,
+    "pow": ieee_pow,
 }
 _UNARY: dict = {
     "neg": operator.neg, "exp": ieee_exp, "log": ieee_log, "tanh": math.tanh,
     "sigmoid": sigmoid, "relu": _relu, "abs": abs, "sign": _sign,
+    "sqrt": lambda x: ieee_pow(x, 0.5), "log1p": _log1p, "expm1": _expm1, "square": lambda x: x * x,
 }
 
 
@@ -111,6 +139,8 @@ class List2D(Storage):
         self.nrow = nrow
         self.ncol = ncol
         self.vals = vals
+        self.version = 0
+        self._base = None
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "List2D":
@@ -175,7 +205,11 @@ class List2D(Storage):
         self._inplace("add", product)
 
     def _transpose(self) -> "List2D":
-        return List2D(self.ncol, self.nrow, self._rows_of(True))
+        """A copy, that counts as a view for versions (as the C backend's), so that both
+        backends refuse the same backward after an in-place change."""
+        out = List2D(self.ncol, self.nrow, self._rows_of(True))
+        out._base = self if self._base is None else self._base
+        return out
 
     def _reduce(self, op: str, axis: Optional[int]) -> "List2D":
         if op == "max":
@@ -190,6 +224,37 @@ class List2D(Storage):
         if axis == 0:
             return List2D(1, self.ncol, [[fn(col) for col in zip(*self.vals)]])
         return List2D(self.nrow, 1, [[fn(row)] for row in self.vals])
+
+    def _select(self, op: str, axis: Optional[int]) -> "List2D":
+        if axis is None:
+            return List2D(1, 1, [[_select(op, [x for row in self.vals for x in row])]])
+        if axis == 0:
+            return List2D(1, self.ncol, [[_select(op, list(col)) for col in zip(*self.vals)]])
+        return List2D(self.nrow, 1, [[_select(op, row)] for row in self.vals])
+
+    def _gather(self, rows, cols) -> "List2D":
+        cols = cols.tolist()
+        return List2D(len(rows), len(cols), [[self.vals[i][j] for j in cols] for i in rows.tolist()])
+
+    def _scatter(self, rows, cols, block: "List2D", accumulate: bool) -> None:
+        cols = cols.tolist()
+        values = block.tolist()  # a copy: block may be self
+        for i, row in zip(rows.tolist(), values):
+            target = self.vals[i]
+            for j, v in zip(cols, row):
+                target[j] = target[j] + v if accumulate else v
+
+    def _reshape(self, nrow: int, ncol: int) -> "List2D":
+        flat = [x for row in self.vals for x in row]
+        return List2D(nrow, ncol, [flat[i * ncol:(i + 1) * ncol] for i in range(nrow)])
+
+    def _where(self, a: "List2D", b: "List2D", shape) -> "List2D":
+        nrow, ncol = shape
+
+        def at(m: "List2D", i: int, j: int) -> float:
+            return m.vals[i if m.nrow > 1 else 0][j if m.ncol > 1 else 0]
+        return List2D(nrow, ncol, [[at(a, i, j) if at(self, i, j) != 0.0 else at(b, i, j)
+                                    for j in range(ncol)] for i in range(nrow)])
 
     def _fill(self, value: float) -> None:
         for row in self.vals:

@@ -88,6 +88,8 @@ class VerifyArray(Storage):
 
     def __init__(self, c: CArray, py: List2D, op: str = "", shapes=(), bound=None):
         self.nrow, self.ncol = c.nrow, c.ncol
+        self.version = 0
+        self._base = None
         self.site = user_site()  # the user's line that made this value, for divergence reports
         self.c = c
         if op:
@@ -136,7 +138,9 @@ class VerifyArray(Storage):
     def _transpose(self):
         # C's transpose is a view of its parent's buffer, Python's a copy: give the pair a
         # buffer of its own, so that an in-place change of the parent cannot part them
-        return VerifyArray(self.c._transpose().copy(), self.py._transpose(), "transpose", (self.shape,))
+        out = VerifyArray(self.c._transpose().copy(), self.py._transpose(), "transpose", (self.shape,))
+        out._base = self if self._base is None else self._base  # a view for versions, as C's
+        return out
 
     def _reduce(self, op, axis):
         c, p = self.c._reduce(op, axis), self.py._reduce(op, axis)
@@ -162,6 +166,28 @@ class VerifyArray(Storage):
         self.py._add_matmul(a.py, b.py, ta, tb, m, n, k)
         _check("matmul (accumulate)", (a.shape, b.shape), self.c.numpy(), self.py.numpy(), bound)
         self._resync()
+
+    def _select(self, op, axis):
+        return VerifyArray(self.c._select(op, axis), self.py._select(op, axis), f"{op}(axis={axis})",
+                           (self.shape,))
+
+    def _gather(self, rows, cols):
+        return VerifyArray(self.c._gather(rows, cols), self.py._gather(rows, cols), "gather",
+                           (self.shape,))
+
+    def _scatter(self, rows, cols, block, accumulate):
+        self.c._scatter(rows, cols, block.c, accumulate)
+        self.py._scatter(rows, cols, block.py, accumulate)
+        _check("scatter", (self.shape, block.shape), self.c.numpy(), self.py.numpy())
+        self._resync()
+
+    def _reshape(self, nrow, ncol):
+        return VerifyArray(self.c._reshape(nrow, ncol), self.py._reshape(nrow, ncol), "reshape",
+                           (self.shape,))
+
+    def _where(self, a, b, shape):
+        return VerifyArray(self.c._where(a.c, b.c, shape), self.py._where(a.py, b.py, shape),
+                           "where", (self.shape, a.shape, b.shape))
 
     def _fill(self, value):
         self.c._fill(value)
