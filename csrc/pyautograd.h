@@ -65,4 +65,13 @@ void pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, dou
 int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
                const double *a, const double *b, int accumulate, double *c, int num_threads);
 
+/* How the kernels were built and which variant of the hot kernels this CPU runs (static strings):
+ * e.g. "x86-64-v3 (AVX2+FMA), chosen at run time"; the compiler and its version; the flags. */
+const char *pag_cpu_variant(void);
+const char *pag_build_compiler(void);
+const char *pag_build_flags(void);
+
+/* The OpenMP version the kernels were built with (yyyymm, as _OPENMP), or 0 without OpenMP. */
+int pag_openmp_version(void);
+
 #endif
