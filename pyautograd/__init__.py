@@ -15,11 +15,12 @@ from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, jacobian, jvp
 from .matrix import Matrix, mat
+from .config import show_config
 
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "from_numpy", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
-    "jacobian",
+    "jacobian", "show_config",
 ]
 __version__ = "0.1.0"
