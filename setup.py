@@ -21,11 +21,14 @@ def _say(message: str) -> None:
 class OptionalBuildExt(build_ext):
     """build_ext that turns a failed C build into a working pure-Python install."""
 
+    gave_up = False
+
     def run(self) -> None:
         try:
             super().run()
-        except Exception as exc:  # compiler missing or broken before any extension was tried
-            self._give_up(exc)
+        except Exception as exc:  # a broken setup before any extension, or the in-place copy
+            if not self.gave_up:  # of the extension that failed (already reported)
+                self._give_up(exc)
 
     def build_extension(self, ext) -> None:
         ext.extra_compile_args, ext.extra_link_args = adapt_flags(
@@ -50,6 +53,7 @@ class OptionalBuildExt(build_ext):
         self._give_up(first)
 
     def _give_up(self, exc: BaseException) -> None:
+        self.gave_up = True
         _say(f"the C extension could not be built ({_why(exc)}); installing without it, so the "
              "pure-Python backend will be used (slow but complete)")
 
