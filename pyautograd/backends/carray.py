@@ -49,8 +49,11 @@ if hasattr(os, "register_at_fork"):
 def set_num_threads(n: int) -> None:
     """How many threads the C matmul may use (it uses one for small products); 1 to MAX_THREADS.
     In a child process made by fork() it stays 1, with a warning (see _after_fork_in_child)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"set_num_threads: expected an integer from 1 to {MAX_THREADS}, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    if n > MAX_THREADS:
+        raise ValueError(f"set_num_threads: {n} threads is more than the {MAX_THREADS} the C "
+                         f"matmul can be given; use at most {MAX_THREADS} (one per core is best)")
     if _in_forked_child[0] and n > 1:
         warnings.warn(f"set_num_threads({n}): this process was forked, and OpenMP cannot start "
                       "threads after fork(); the C matmul stays on 1 thread here (use the "
