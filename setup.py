@@ -10,7 +10,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 sys.path.insert(0, "pyautograd/backends")
-from _build_c import adapt_flags  # noqa: E402  (the same flag rules as the in-place build)
+from _build_c import adapt_flags, without_openmp  # noqa: E402  (the in-place build's flag rules)
 
 
 def _say(message: str) -> None:
@@ -40,9 +40,9 @@ class OptionalBuildExt(build_ext):
             return
         except Exception as exc:
             first = exc
-        if any("openmp" in flag for flag in ext.extra_compile_args):
-            ext.extra_compile_args = [f for f in ext.extra_compile_args if "openmp" not in f]
-            ext.extra_link_args = [f for f in ext.extra_link_args if "openmp" not in f]
+        if any(flag in ("-fopenmp", "/openmp") for flag in ext.extra_compile_args):
+            ext.extra_compile_args, ext.extra_link_args = without_openmp(
+                self.compiler.compiler_type, ext.extra_compile_args, ext.extra_link_args)
             try:
                 super().build_extension(ext)
                 _say(f"built the C kernels without OpenMP (the compiler refused it: {_why(first)}); "

@@ -93,6 +93,29 @@ def test_a_build_without_a_compiler_succeeds_and_says_the_python_backend_will_be
     assert probe.stderr.count("the C extension is not built") == 1  # warned once
 
 
+@pytest.mark.skipif(_setuptools_version() < (77,) or shutil.which("gcc") is None
+                    or sys.platform != "linux", reason="needs setuptools 77+ and gcc on Linux")
+def test_a_compiler_without_openmp_builds_single_threaded_kernels(tmp_path):
+    tree = tmp_path / "src"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.so", "*.o", "_ckernels.c", "__pycache__", "*.egg-info"))
+    cc = tmp_path / "cc-without-openmp"
+    cc.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && '
+                  '{ echo "cc: unsupported option -fopenmp" >&2; exit 1; }; done\nexec gcc "$@"\n')
+    cc.chmod(0o755)
+    result = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tree,
+                            env={**os.environ, "CC": str(cc)}, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("pyautograd:")]
+    assert len(lines) == 1 and "without OpenMP" in lines[0], result.stderr[-2000:]
+    probe = subprocess.run([sys.executable, "-c", "import pyautograd as ag; c = ag.config.build_config(); "
+                            "print(c['OpenMP']); print(c['flags'])"], cwd=tree, capture_output=True,
+                           text=True, timeout=60)
+    openmp, flags = probe.stdout.splitlines()
+    assert openmp.startswith("no") and "-fopenmp" not in flags and "-O3" in flags, probe.stderr
+
+
 def test_show_config_names_compiler_flags_variant_openmp_and_threads():
     out = io.StringIO()
     ag.show_config(out)

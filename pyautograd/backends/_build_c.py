@@ -52,19 +52,31 @@ def flags(env: Optional[Dict[str, str]] = None) -> Tuple[List[str], List[str]]:
     return compile_args, link_args
 
 
+def record_flags(compile_args: List[str], msvc: bool = False) -> List[str]:
+    """compile_args plus a PAG_BUILD_FLAGS macro naming them, for show_config(). The value is one
+    argument of the compiler's command line (no shell), so the quotes stay quotes."""
+    args = [a for a in compile_args if "PAG_BUILD_FLAGS" not in a]
+    return args + [f'{"/D" if msvc else "-D"}PAG_BUILD_FLAGS="{" ".join(args)}"']
+
+
 def adapt_flags(compiler_type: str, compile_args: List[str],
                 link_args: List[str]) -> Tuple[List[str], List[str]]:
     """The same build in the spelling of another compiler family (MSVC), with the flags recorded
     in the binary for show_config()."""
     if compiler_type == "msvc":
-        compile_args = ["/O2", "/std:c11", "/openmp"] + (
-            ["/DPAG_NATIVE"] if "-DPAG_NATIVE" in compile_args else [])
-        link_args = []
-    shown = " ".join(a for a in compile_args if not a.startswith(("-DPAG_BUILD_FLAGS", "/DPAG_BUILD_FLAGS")))
-    define = "/D" if compiler_type == "msvc" else "-D"
-    # The value is one argument of the compiler's command line (no shell), so quotes stay quotes.
-    return [a for a in compile_args if "PAG_BUILD_FLAGS" not in a] + [
-        f'{define}PAG_BUILD_FLAGS="{shown}"'], link_args
+        native = any("PAG_NATIVE" in a and "PAG_BUILD_FLAGS" not in a for a in compile_args)
+        return record_flags(["/O2", "/std:c11", "/openmp"] + (["/DPAG_NATIVE"] if native else []),
+                            msvc=True), []
+    return record_flags(compile_args), link_args
+
+
+def without_openmp(compiler_type: str, compile_args: List[str],
+                   link_args: List[str]) -> Tuple[List[str], List[str]]:
+    """The flags of a build without OpenMP, for a compiler that has none (Apple's clang)."""
+    drop = ("-fopenmp", "/openmp")
+    return (record_flags([a for a in compile_args if a not in drop and "PAG_BUILD_FLAGS" not in a],
+                         msvc=compiler_type == "msvc"),
+            [a for a in link_args if a not in drop])
 
 
 def make_builder(module: str = MODULE, env: Optional[Dict[str, str]] = None,
