@@ -24,6 +24,7 @@
 #define HAVE_AVX2_KERNEL 0
 #endif
 
+#include "dispatch.h"
 #include "pyautograd.h"
 
 /* Fused multiply-adds here (and only here): a product's result is checked against a rounding
@@ -170,6 +171,7 @@ static void pack_b_panel(size_t kc, size_t cols, size_t nr, const double *b, siz
 /* C (m x 1) (+)= op(A) b for a contiguous row-major A and contiguous b: one dot product per
  * row, with 8 partial sums so that it vectorises (the order of the sum is a product's own
  * business: results are checked against a rounding bound, not bit for bit). */
+PAG_HOT
 static void matvec(size_t m, size_t k, const double *a, const double *b, int accumulate, double *c)
 {
     for (size_t i = 0; i < m; ++i) {
@@ -185,6 +187,7 @@ static void matvec(size_t m, size_t k, const double *a, const double *b, int acc
 }
 
 /* Unpacked i-p-j loops for small products, where packing would dominate. */
+PAG_HOT
 static void matmul_small(size_t m, size_t n, size_t k, const double *a, size_t a_is, size_t a_ps,
                          const double *b, size_t b_ps, size_t b_js, int accumulate, double *c)
 {

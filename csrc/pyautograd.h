@@ -143,4 +143,13 @@ typedef struct {
 size_t pag_plan_run(const pag_plan_op *ops, size_t n_ops, double **buffers, size_t n_buffers,
                     const double *table, size_t n_table);
 
+/* How the kernels were built and which variant of the hot kernels this CPU runs (static strings):
+ * e.g. "x86-64-v3 (AVX2+FMA), chosen at run time"; the compiler and its version; the flags. */
+const char *pag_cpu_variant(void);
+const char *pag_build_compiler(void);
+const char *pag_build_flags(void);
+
+/* The OpenMP version the kernels were built with (yyyymm, as _OPENMP), or 0 without OpenMP. */
+int pag_openmp_version(void);
+
 #endif

@@ -15,6 +15,7 @@ from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, jacobian, jvp
 from .matrix import Matrix, cat, mat, maximum, minimum, where
+from .config import show_config
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
 from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
@@ -26,6 +27,6 @@ __all__ = [
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
     "jacobian", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
-    "cat", "where", "maximum", "minimum",
+    "cat", "where", "maximum", "minimum", "show_config",
 ]
 __version__ = "0.1.0"

@@ -16,12 +16,19 @@ def _describe(values: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def plain_ndarray(arr: np.ndarray) -> np.ndarray:
+    """arr as a base-class ndarray over the same memory. A subclass can override shape, strides,
+    flags or size with whatever it likes; the memory is described by the base class's own
+    attributes only, and every size handed to a kernel must come from them."""
+    return arr if type(arr) is np.ndarray else np.ndarray.view(arr, np.ndarray)
+
+
 def to_float64_2d(values: object, op: str = "Matrix") -> np.ndarray:
     """Return `values` as a C-contiguous 2-D float64 array (a copy where conversion is needed)."""
     if isinstance(values, (str, bytes)) or values is None:
         raise TypeError(f"{op}: expected real numbers, got {type(values).__name__} {_describe(values)}")
     if isinstance(values, np.ndarray):
-        arr = values
+        arr = plain_ndarray(values)
     else:
         try:
             arr = np.asarray(values)

@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 
 from . import backends
+from ._convert import plain_ndarray
 from .matrix import Matrix
 
 _rng: np.random.Generator = np.random.default_rng()
@@ -28,6 +29,10 @@ def _check_shape(op: str, nrow: int, ncol: int) -> None:
             raise TypeError(f"{op}: sizes must be integers, got ({nrow!r}, {ncol!r})")
         if n < 1:
             raise ValueError(f"{op}: sizes must be at least 1, got ({nrow}, {ncol})")
+    cls = backends.current_storage()
+    if getattr(cls, "max_elements", None) is not None and int(nrow) * int(ncol) > cls.max_elements:
+        from .backends.list2d import check_size
+        check_size(op, int(nrow), int(ncol))
 
 
 def from_numpy(arr: np.ndarray, requires_grad: bool = False) -> Matrix:
@@ -36,6 +41,7 @@ def from_numpy(arr: np.ndarray, requires_grad: bool = False) -> Matrix:
     any other array, or the Python backend, gets a float64 copy."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy: expected a NumPy array, got {type(arr).__name__}")
+    arr = plain_ndarray(arr)
     cls = backends.current_storage()
     shareable = (arr.ndim == 2 and arr.dtype == np.float64 and arr.flags.c_contiguous
                  and arr.flags.writeable and arr.size > 0)
@@ -45,16 +51,20 @@ def from_numpy(arr: np.ndarray, requires_grad: bool = False) -> Matrix:
 
 
 def full(nrow: int, ncol: int, value: float, requires_grad: bool = True) -> Matrix:
-    _check_shape("full", nrow, ncol)
+    return _full("full", nrow, ncol, value, requires_grad)
+
+
+def _full(op: str, nrow: int, ncol: int, value: float, requires_grad: bool) -> Matrix:
+    _check_shape(op, nrow, ncol)
     return Matrix(backends.current_storage().full(int(nrow), int(ncol), float(value)), requires_grad)
 
 
 def zeros(nrow: int, ncol: int, requires_grad: bool = True) -> Matrix:
-    return full(nrow, ncol, 0.0, requires_grad)
+    return _full("zeros", nrow, ncol, 0.0, requires_grad)
 
 
 def ones(nrow: int, ncol: int, requires_grad: bool = True) -> Matrix:
-    return full(nrow, ncol, 1.0, requires_grad)
+    return _full("ones", nrow, ncol, 1.0, requires_grad)
 
 
 def randn(nrow: int, ncol: int, requires_grad: bool = True,

@@ -65,3 +65,65 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     run(Config(epochs=1, n=100, backend="python"), out, plot_path=str(tmp_path / "x.png"))
     assert "--plot needs matplotlib: pip install matplotlib" in out.getvalue()
     assert not (tmp_path / "x.png").exists()
+
+
+def _cli(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "pyautograd", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "inf"], "--lr must be a positive finite number, got inf"),
+    (["--lr", "nan"], "--lr must be a positive finite number, got nan"),
+    (["--seed", "-1"], "--seed must be from 0 to 4294967295, got -1"),
+    (["--hidden", str(10 ** 12)], "--hidden 1000000000000 is too large: at most 10,000"),
+    (["--hidden", "10**12"], "argument --hidden: invalid int value: '10**12'"),
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--plot", "/nonexistent/x.png"], "--plot /nonexistent/x.png: the directory /nonexistent does not exist"),
+])
+def test_bad_flags_end_with_one_line_and_a_non_zero_exit_before_training(args, message):
+    result = _cli("--backend", "python", "--epochs", "2", *args)
+    assert result.returncode == 2
+    assert result.stdout == ""  # nothing trained
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert result.stderr.startswith("python -m pyautograd: error: ")
+
+
+def test_plot_into_a_directory_is_refused_before_training(tmp_path):
+    result = _cli("--backend", "python", "--plot", str(tmp_path))
+    assert result.returncode == 2 and "is a directory" in result.stderr and result.stdout == ""
+
+
+def test_ctrl_c_ends_the_run_with_one_line_and_status_130():
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "pyautograd", "--backend", "python",
+                             "--epochs", "100000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdout.readline()  # the header: training has started
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip() == "python -m pyautograd: interrupted", err
+    assert "Traceback" not in err
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    import pyautograd.__main__ as cli
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("matmul: a (10, 10) product needs more memory than there is")
+    monkeypatch.setattr(cli, "run", no_memory)
+    assert cli.main(["--backend", "python"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("python -m pyautograd: out of memory: matmul: a (10, 10) product needs more "
+                   "memory than there is\n")
+
+
+def test_plot_with_an_unknown_image_format_is_refused_before_training(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = _cli("--backend", "python", "--plot", str(tmp_path / "x.xyz"))
+    assert result.returncode == 2 and "unknown image format 'xyz'" in result.stderr
+    assert result.stdout == ""

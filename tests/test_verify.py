@@ -97,3 +97,99 @@ def test_a_matmul_off_by_more_than_its_rounding_bound_is_caught(monkeypatch):
         a, b = ag.mat(np.arange(1.0, 7.0).reshape(2, 3)), ag.mat(np.arange(1.0, 7.0).reshape(3, 2))
         with pytest.raises(ag.BackendDivergenceError, match=r"^matmul on shapes \(2, 3\), \(3, 2\)"):
             a @ b
+
+
+# -- tolerances: correct results are never reported as divergences ------------------------------
+# PYAUTOGRAD_VERIFY_FUZZ cases (default 400); run once with 100000 before changing a tolerance.
+VERIFY_FUZZ = int(os.environ.get("PYAUTOGRAD_VERIFY_FUZZ", "400"))
+_SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, 5e-324, -5e-324, 1.0,
+                     -1.0, 2.2250738585072014e-308, 700.0, -720.0])
+
+
+def _fuzz_values(rng, shape):
+    """Normals at several scales, raw bit patterns, the specials, and inputs whose exp is
+    subnormal (-745 < x < -708), where C's vectorised exp and libm's differ by an ulp."""
+    n = shape[0] * shape[1]
+    kind = rng.integers(0, 4, n)
+    out = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n)
+    with np.errstate(invalid="ignore"):
+        raw = rng.integers(0, 2 ** 63, n, dtype=np.int64).view(np.float64) * rng.choice([-1.0, 1.0], n)
+    out = np.where(kind == 1, raw, out)
+    out = np.where(kind == 2, rng.choice(_SPECIAL, n), out)
+    out = np.where(kind == 3, rng.uniform(-745.2, -708.0, n), out)
+    return out.reshape(shape)
+
+
+def _fuzz_case(rng):
+    """One op of the storage contract on VerifyArrays, with random shapes and values."""
+    from pyautograd.backends.verify import VerifyArray
+
+    def m(*shape):
+        return VerifyArray.from_array(_fuzz_values(rng, shape))
+    r, c, k = (int(v) for v in rng.integers(1, 20, 3))
+    x = m(r, c)
+    op = rng.integers(0, 9)
+    if op == 0:
+        getattr(x, ["exp", "log", "sigmoid", "tanh", "relu", "abs", "sign"][rng.integers(0, 7)])()
+    elif op == 1:
+        x ** float(rng.choice([2, 3, 0.5, -1, -2.5, 1.5, 0]))
+    elif op == 2:
+        y = m(*(r if rng.integers(0, 2) else 1, c if rng.integers(0, 2) else 1))
+        [x + y, x - y, x * y, x / y][rng.integers(0, 4)]
+    elif op == 3:  # products on ordinary values (raw bit patterns make the bound infinite)
+        a = VerifyArray.from_array(rng.standard_normal((r, k)) * 10.0 ** rng.integers(-3, 4))
+        b = VerifyArray.from_array(rng.standard_normal((k, c)) * 10.0 ** rng.integers(-3, 4))
+        a.matmul(b)
+        a.T.matmul(b, trans_self=True)
+    elif op == 4:  # accumulated into an existing gradient, as backward does
+        g = VerifyArray.from_array(rng.standard_normal((r, c)) * 10.0 ** rng.integers(-3, 4))
+        a = VerifyArray.from_array(rng.standard_normal((r, k)) * 10.0 ** rng.integers(-3, 4))
+        b = VerifyArray.from_array(rng.standard_normal((k, c)) * 10.0 ** rng.integers(-3, 4))
+        g.add_matmul_(a, b)
+        g.add_matmul_(a.T, b, trans_a=True)
+    elif op == 5:
+        axis = [None, 0, 1][rng.integers(0, 3)]
+        [x.sum, x.mean, x.max][rng.integers(0, 3)](axis)
+    elif op == 6:
+        x.sigmoid().dsigmoid(m(r, c))
+    elif op == 7:
+        x.add_scaled_(m(r, c), float(rng.standard_normal()))
+    else:
+        x += m(r, c)
+        x *= float(rng.standard_normal())
+
+
+def test_verify_raises_no_false_alarm_on_random_ops():
+    rng = np.random.default_rng(14)
+    with np.errstate(all="ignore"):
+        for _ in range(VERIFY_FUZZ):
+            _fuzz_case(rng)
+
+
+def test_subnormal_exp_and_accumulated_products_are_within_tolerance():
+    with ag.backend("verify"):
+        assert ag.mat([[-713.754096]]).exp().item() == pytest.approx(1.0484184894e-310, rel=1e-9)
+        rng = np.random.default_rng(0)
+        for _ in range(300):  # random 8x8 products accumulated into an existing gradient
+            W = ag.mat(rng.standard_normal((8, 8)) * 10.0 ** rng.integers(-3, 4))
+            x = ag.mat(rng.standard_normal((8, 8)) * 10.0 ** rng.integers(-3, 4), requires_grad=False)
+            (W @ x).sum().backward()
+            (W @ x).sum().backward()
+        from pyautograd.backends.verify import VerifyArray
+        for _ in range(300):
+            g, a, b = (VerifyArray.from_array(rng.standard_normal((8, 8)) * 10.0 ** rng.integers(-3, 4))
+                       for _ in range(3))
+            g.add_matmul_(a, b)
+
+
+def test_a_real_divergence_in_the_subnormal_range_is_still_caught(monkeypatch):
+    real = CArray._unary
+
+    def faulty(self, op):
+        out = real(self, op)
+        out.buf[0] = out.buf[0] * 2.0  # 100% off, though only ~1e-310 in absolute terms
+        return out
+    monkeypatch.setattr(CArray, "_unary", faulty)
+    with ag.backend("verify"):
+        with pytest.raises(ag.BackendDivergenceError, match="^exp on shapes"):
+            ag.mat([[-713.754096]]).exp()

@@ -31,6 +31,11 @@ def c_available() -> bool:
     return _c_class is not None
 
 
+def c_error() -> Optional[str]:
+    """Why the C kernels did not import, or None when they did."""
+    return None if _c_error is None else str(_c_error)
+
+
 def storage_class(name: str) -> Type[Storage]:
     """The storage class of a backend name, or an error saying why it cannot be had."""
     if name == "python":

@@ -7,6 +7,7 @@ kernels trust the sizes they are given, so nothing here passes a size it did not
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Callable, Optional, Tuple
 
 import numpy as np
@@ -82,13 +83,37 @@ _REDUCE = {"sum": lib.PAG_SUM, "mean": lib.PAG_MEAN, "max": lib.PAG_MAX}
 _SELECT = {"min": lib.PAG_MIN, "argmax": lib.PAG_ARGMAX, "argmin": lib.PAG_ARGMIN}
 _AXIS = {None: -1, 0: 0, 1: 1}
 _threads = [len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)]
+MAX_THREADS = 1024  # far above any core count, far below what an OpenMP team can be asked for
+_in_forked_child = [False]
+
+
+def _after_fork_in_child() -> None:
+    """OpenMP's thread pool does not survive fork(): the child has the parent's pool state but
+    not its threads, and a parallel region there waits for them forever. The child runs its
+    matmuls on one thread instead (the results are the same: threads split columns)."""
+    _in_forked_child[0] = True
+    _threads[0] = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def set_num_threads(n: int) -> None:
-    """How many threads the C matmul may use (it uses one for small products)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    """How many threads the C matmul may use (it uses one for small products); 1 to MAX_THREADS.
+    In a child process made by fork() it stays 1, with a warning (see _after_fork_in_child)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
-    _threads[0] = n
+    if n > MAX_THREADS:
+        raise ValueError(f"set_num_threads: {n} threads is more than the {MAX_THREADS} the C "
+                         f"matmul can be given; use at most {MAX_THREADS} (one per core is best)")
+    if _in_forked_child[0] and n > 1:
+        warnings.warn(f"set_num_threads({n}): this process was forked, and OpenMP cannot start "
+                      "threads after fork(); the C matmul stays on 1 thread here (use the "
+                      "'spawn' or 'forkserver' start method for threaded workers)",
+                      RuntimeWarning, stacklevel=3)
+        return
+    _threads[0] = int(n)
 
 
 def get_num_threads() -> int:

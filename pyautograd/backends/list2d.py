@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
+from functools import reduce
 from typing import Callable, List, Optional
 
 import numpy as np
@@ -15,6 +16,20 @@ from .base import Storage
 
 INF = math.inf
 NAN = math.nan
+# The most values one List2D may hold: 2**27 values are already 1 GiB of list slots before a
+# single float is stored, and minutes of Python loops per op. Beyond it a MemoryError names the
+# size at once, instead of building rows until the memory runs out.
+MAX_ELEMENTS = 2 ** 27
+
+
+def check_size(op: str, nrow: int, ncol: int) -> None:
+    """MemoryError naming the op and the shape when nrow x ncol is beyond MAX_ELEMENTS."""
+    count = nrow * ncol
+    if count > MAX_ELEMENTS:
+        raise MemoryError(
+            f"{op}: a ({nrow}, {ncol}) matrix has {count:,} values, more than the pure-Python "
+            f"backend holds ({MAX_ELEMENTS:,}; it would need {8 * count / 2 ** 30:,.1f} GiB for "
+            f"the list slots alone); use the C backend for matrices this large")
 
 
 def ieee_div(x: float, y: float) -> float:
@@ -113,6 +128,38 @@ def _max(values) -> float:
     return best
 
 
+SUM_BLOCK = 128  # as PAG_SUM_BLOCK in csrc/reduce.c
+
+
+def _sum_block(x: List[float], lo: int, hi: int) -> float:
+    """x[lo:hi] (at most SUM_BLOCK values) summed as csrc/reduce.c's sum_block: 8 lanes (lane u
+    takes values u, u + 8, ...), the lanes pairwise, then the tail in order."""
+    end = hi - (hi - lo) % 8
+    l0, l1, l2, l3, l4, l5, l6, l7 = (reduce(operator.add, x[lo + u:end:8], 0.0) for u in range(8))
+    s = ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
+    for i in range(end, hi):
+        s += x[i]
+    return s
+
+
+def pairwise_sum(x: List[float], lo: int = 0, hi: Optional[int] = None) -> float:
+    """Sum of x[lo:hi] in csrc/reduce.c's pairwise order (bit for bit the C result): rounding
+    error that grows with log(n), as NumPy's, where a running sum's grows with n."""
+    hi = len(x) if hi is None else hi
+    n = hi - lo
+    if n <= SUM_BLOCK:
+        return _sum_block(x, lo, hi)
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(x, lo, lo + half) + pairwise_sum(x, lo + half, hi)
+
+
+def _column_sum(values) -> float:
+    """Values added in order, as csrc/reduce.c sums a column (never Python's sum(), which
+    compensates since Python 3.12 and would then differ from C)."""
+    return reduce(operator.add, values, 0.0)
+
+
 _BINARY: dict = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": ieee_div,
     "lt": lambda x, y: 1.0 if x < y else 0.0, "le": lambda x, y: 1.0 if x <= y else 0.0,
@@ -134,6 +181,7 @@ class List2D(Storage):
 
     __slots__ = ("vals",)
     backend_name = "python"
+    max_elements = MAX_ELEMENTS
 
     def __init__(self, nrow: int, ncol: int, vals: List[List[float]]):
         self.nrow = nrow
@@ -148,6 +196,7 @@ class List2D(Storage):
 
     @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "List2D":
+        check_size("full", nrow, ncol)
         value = float(value)
         return cls(nrow, ncol, [[value] * ncol for _ in range(nrow)])
 
@@ -168,6 +217,7 @@ class List2D(Storage):
     def _binary(self, op: str, other: "List2D", shape) -> "List2D":
         fn = _BINARY[op]
         nrow, ncol = shape
+        check_size(op, nrow, ncol)  # broadcasting (n, 1) with (1, n) makes n * n values
         rows = []
         for i in range(nrow):
             ra = self.vals[i if self.nrow > 1 else 0]
@@ -195,6 +245,7 @@ class List2D(Storage):
         return [list(col) for col in zip(*self.vals)] if transpose else self.vals
 
     def _matmul(self, other: "List2D", ta: bool, tb: bool, m: int, n: int, k: int) -> "List2D":
+        check_size("matmul", m, n)
         a = self._rows_of(ta)
         b_cols = other._rows_of(not tb)  # columns of op(other)
         return List2D(m, n, [[sum(x * y for x, y in zip(row, col)) for col in b_cols] for row in a])
@@ -212,13 +263,14 @@ class List2D(Storage):
         return out
 
     def _reduce(self, op: str, axis: Optional[int]) -> "List2D":
+        summed = _column_sum if axis == 0 else pairwise_sum
         if op == "max":
             fn = _max
         elif op == "sum":
-            fn = sum
+            fn = summed
         else:
             def fn(values):
-                return sum(values) / len(values)
+                return summed(values) / len(values)
         if axis is None:
             return List2D(1, 1, [[fn([x for row in self.vals for x in row])]])
         if axis == 0:

@@ -5,7 +5,10 @@ that created the Matrix whose op diverged (its forward, or its backward closure)
 
 Tolerances: ops that are exact in IEEE arithmetic (+ - * /, comparisons, transpose, sums in the
 same order, ...) must agree to the bit (NaN with NaN); C's vectorised exp, and ops built on it,
-within 4 ulp; a matrix product within k * eps * (|A| @ |B|), the rounding bound of k products.
+within 4 ulp, where an ulp of a subnormal result is the smallest subnormal, 2**-1074 (a relative
+bound alone would reject C's correct 1-ulp differences there); a matrix product within
+(k + 2) * eps * (|A| @ |B|), the rounding bound of k products, and a product accumulated into C
+within (k + 3) * eps * (|A| @ |B| + |C before|), because C's kernels may add into C as they go.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .carray import CArray
 from .list2d import List2D
 
 _EPS = np.finfo(np.float64).eps
+_TINY = 5e-324  # 2**-1074, the smallest subnormal: the absolute size of one ulp below 2**-1022
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -58,8 +62,10 @@ def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.nda
         diff = np.where(np.isnan(c) & np.isnan(p), 0.0, np.abs(c - p))
         diff = np.where((c == p), 0.0, diff)  # equal infinities
         if bound is None:
-            rtol = 4 * _EPS if op.split()[-1] in _ULP_OPS else 0.0
-            bound = rtol * np.maximum(np.abs(c), np.abs(p))
+            if op.split()[-1] in _ULP_OPS:
+                bound = 4 * _EPS * np.maximum(np.abs(c), np.abs(p)) + 4 * _TINY
+            else:
+                bound = np.zeros(c.shape)
         bound = np.nan_to_num(bound, nan=0.0, posinf=np.inf)  # 0 * inf is no tolerance
         bad = ~same_nan | ~(diff <= bound)
     if bad.any():
@@ -161,7 +167,9 @@ class VerifyArray(Storage):
                            self._matmul_bound(self, other, ta, tb, k))
 
     def _add_matmul(self, a, b, ta, tb, m, n, k):
-        bound = self._matmul_bound(a, b, ta, tb, k) + 2 * _EPS * np.abs(self.c.numpy())
+        with np.errstate(invalid="ignore", over="ignore"):
+            bound = (self._matmul_bound(a, b, ta, tb, k + 1)
+                     + (k + 3) * _EPS * np.abs(self.c.numpy()))  # |C| before the product
         self.c._add_matmul(a.c, b.c, ta, tb, m, n, k)
         self.py._add_matmul(a.py, b.py, ta, tb, m, n, k)
         _check("matmul (accumulate)", (a.shape, b.shape), self.c.numpy(), self.py.numpy(), bound)
