@@ -15,7 +15,7 @@ import pyautograd as ag
 
 from .harness import Case, torch
 
-IMPLS = ["pyautograd-c", "compiled", "pyautograd-python", "numpy", "torch"]
+IMPLS = ["pyautograd-c", "compiled", "pyautograd-python", "numpy", "torch", "pyautograd-c-native"]
 
 
 def _fmt_time(seconds: Optional[float]) -> str:
@@ -80,6 +80,8 @@ TRAIN_BOUNDS = {(4, 2, 4): (0.30, 1.8), (64, 16, 32): (0.30, 1.6),
 # is pyautograd-c's GFLOP/s as a fraction of NumPy's.
 TARGETS = (
     [("kernels", f"matmul n={n}", "numpy", "pyautograd-c", 0.95, "min") for n in (256, 512, 1024)]
+    + [("portable", f"matmul n={n} portable vs native", "pyautograd-c-native", "pyautograd-c", 0.9,
+        "min") for n in (256, 512, 1024)]
     + [("train", f"{kind} (N,D,H)=({n},{d},{h})", "pyautograd-c", other, bound, "max")
        for kind in TRAIN_STEPS for (n, d, h), bounds in TRAIN_BOUNDS.items()
        for other, bound in zip(("torch", "numpy"), bounds)]

@@ -13,6 +13,7 @@ from pyautograd.backends.carray import CArray
 from pyautograd.backends.list2d import List2D
 
 from .harness import Case, torch
+from .portable import portable
 
 TRAIN_SIZES = [(4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)]
 LEARNING_RATE = 0.1
@@ -222,4 +223,4 @@ def train(quick: bool) -> List[Case]:
             for kind in STEPS for n, d, h in sizes]
 
 
-SUITES = {"kernels": kernels, "overhead": overhead, "train": train}
+SUITES = {"kernels": kernels, "overhead": overhead, "train": train, "portable": portable}

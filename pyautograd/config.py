@@ -23,6 +23,7 @@ def build_config() -> Dict[str, str]:
         "compiler": ffi.string(lib.pag_build_compiler()).decode(),
         "flags": ffi.string(lib.pag_build_flags()).decode(),
         "kernel variant": ffi.string(lib.pag_cpu_variant()).decode(),
+        "matmul kernel": ffi.string(lib.pag_matmul_kernel()).decode(),
         "OpenMP": f"yes ({omp // 100}-{omp % 100:02d})" if omp else "no (matmul runs on one thread)",
         "threads": str(backends.get_num_threads()),
     })

@@ -18,7 +18,7 @@ from bench.suites import SUITES  # noqa: E402
 
 # Relative tolerance per suite: kernels and train steps sum in different orders in each library
 # (matmul blocking, reductions), the 1x1 overhead rows add two small integers exactly.
-RTOL = {"kernels": 1e-10, "overhead": 0.0, "train": 1e-10}
+RTOL = {"kernels": 1e-10, "overhead": 0.0, "train": 1e-10, "portable": 1e-10}
 
 
 def as_array(value) -> np.ndarray:
@@ -45,7 +45,8 @@ def reference(values: dict) -> str:
     return "numpy" if "numpy" in values else "pyautograd-c"
 
 
-@pytest.mark.parametrize("impl", ["pyautograd-c", "compiled", "pyautograd-python", "torch"])
+@pytest.mark.parametrize("impl", ["pyautograd-c", "compiled", "pyautograd-python", "torch",
+                                  "pyautograd-c-native"])
 def test_every_implementation_of_a_row_computes_what_its_reference_does(first_calls, impl):
     if impl == "torch" and harness.torch is None:
         pytest.skip("PyTorch is not installed: its column is not built")
@@ -63,7 +64,7 @@ def test_every_implementation_of_a_row_computes_what_its_reference_does(first_ca
                          f"from {ref}'s values (scale {scale:.3g})")
         compared += 1
     assert not wrong, f"{impl} does not do its row's work:\n" + "\n".join(wrong)
-    assert compared >= (4 if impl == "compiled" else 10), \
+    assert compared >= {"compiled": 4, "pyautograd-c-native": 1}.get(impl, 10), \
         f"only {compared} rows have both {impl} and a reference"
 
 
@@ -81,7 +82,8 @@ def test_both_train_steps_start_from_the_same_data_and_parameters(first_calls):
 
 def test_every_row_has_a_reference_and_something_to_compare_with_it(first_calls):
     for (suite, name), values in first_calls.items():
-        assert {"pyautograd-c", "pyautograd-python"} <= set(values), (suite, name)
+        others = {"pyautograd-c-native"} if suite == "portable" else {"pyautograd-python"}
+        assert {"pyautograd-c"} | others <= set(values), (suite, name)
         assert reference(values) in values
 
 
