@@ -1,6 +1,7 @@
 /* Element-wise binary ops with 2-D broadcasting, scalar variants, fill, where. */
 #include <math.h>
 
+#include "dispatch.h"
 #include "pyautograd.h"
 
 static inline double ieee_div(double x, double y) { return x / y; }
@@ -37,6 +38,7 @@ static inline double power(double x, double y)
         }                                                                                \
     }
 
+PAG_HOT
 void pag_binary(int op, size_t nrow, size_t ncol,
                 const double *a, size_t a_rs, size_t a_cs,
                 const double *b, size_t b_rs, size_t b_cs, double *out)
@@ -59,6 +61,7 @@ void pag_binary(int op, size_t nrow, size_t ncol,
     }
 }
 
+PAG_HOT
 void pag_binary_same(int op, size_t n, const double *a, const double *b, double *out)
 {
     pag_binary(op, 1, n, a, 0, 1, b, 0, 1, out);
@@ -67,6 +70,7 @@ void pag_binary_same(int op, size_t n, const double *a, const double *b, double 
 #define PAG_SCALAR_LOOP(EXPR) \
     for (size_t i = 0; i < n; ++i) { double x = a[i]; out[i] = (EXPR); }
 
+PAG_HOT
 void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_left, double *out)
 {
     if (scalar_left) {
@@ -116,16 +120,19 @@ void pag_where(size_t nrow, size_t ncol, const double *c, size_t c_rs, size_t c_
                                                               : b[i * b_rs + j * b_cs];
 }
 
+PAG_HOT
 void pag_fill(size_t n, double value, double *out)
 {
     for (size_t i = 0; i < n; ++i) out[i] = value;
 }
 
+PAG_HOT
 void pag_axpy(size_t n, double alpha, const double *x, double *y)
 {
     for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
+PAG_HOT
 void pag_sigmoid_backward(size_t n, const double *s, const double *grad, double *out)
 {
     for (size_t i = 0; i < n; ++i) out[i] = s[i] * (1.0 - s[i]) * grad[i];
