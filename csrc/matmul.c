@@ -186,6 +186,20 @@ static void matvec(size_t m, size_t k, const double *a, const double *b, int acc
     }
 }
 
+/* C (m x 1) (+)= A^T b for A stored k x m, row-major, and a contiguous b: C accumulates the rows
+ * of A scaled by b's values (contiguous, vectorisable), where the i-p-j loops of matmul_small
+ * would stride down A's columns one value at a time (a weight's gradient in X @ w.T). */
+PAG_HOT
+static void vecmat(size_t m, size_t k, const double *a, const double *b, int accumulate, double *c)
+{
+    if (!accumulate) memset(c, 0, m * sizeof(double));
+    for (size_t p = 0; p < k; ++p) {
+        const double *row = a + p * m;
+        double bp = b[p];
+        for (size_t i = 0; i < m; ++i) c[i] += bp * row[i];
+    }
+}
+
 /* Unpacked i-p-j loops for small products, where packing would dominate. */
 PAG_HOT
 static void matmul_small(size_t m, size_t n, size_t k, const double *a, size_t a_is, size_t a_ps,
@@ -247,6 +261,10 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
     size_t b_ps = trans_b ? 1 : n, b_js = trans_b ? k : 1;
     if (n == 1 && a_ps == 1 && b_ps == 1) {
         matvec(m, k, a, b, accumulate, c);
+        return 0;
+    }
+    if (n == 1 && a_is == 1 && b_ps == 1) {
+        vecmat(m, k, a, b, accumulate, c);
         return 0;
     }
     if (m * n * k <= SMALL_WORK || m < 2 || n < 2 || k <= 8) {
