@@ -219,7 +219,8 @@ class Matrix:
                     if owner.version != version:
                         _modified(node, owner, version)
             if tracer is None:
-                node._gradient(node.grad)
+                grad = node._grad
+                node._gradient(grad if grad is not None else node.grad)
             else:
                 tracer(node)
         if not retain_graph:
@@ -234,7 +235,7 @@ class Matrix:
             if self.shape != (1, 1):
                 raise ValueError(f"backward: the output has shape {self.shape}; an implicit "
                                  "gradient exists only for a 1x1 output, pass gradient= of that shape")
-            return cls.ones(1, 1)
+            return cls.full(1, 1, 1.0)
         if isinstance(gradient, Matrix):
             gradient = gradient.data
         if isinstance(gradient, Storage):
@@ -843,24 +844,23 @@ _leaf_lock = threading.Lock()
 def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0) -> None:
     """node.grad += scale * g. The first gradient to arrive is adopted as node.grad (or copied,
     when the caller does not own it) instead of being added to a matrix of zeros."""
-    if node._gradient is None:
-        with _leaf_lock:
-            _add_into(node, g, owned, scale)
-    else:
-        _add_into(node, g, owned, scale)
-
-
-def _add_into(node: Matrix, g: Storage, owned: bool, scale: float) -> None:
-    current = node._grad
-    if current is None:
-        if scale != 1.0:
-            node._grad = g * scale
+    leaf = node._gradient is None
+    if leaf:
+        _leaf_lock.acquire()
+    try:
+        current = node._grad
+        if current is None:
+            if scale != 1.0:
+                node._grad = g * scale
+            else:
+                node._grad = g if owned else g.copy()
+        elif scale == 1.0:
+            current += g
         else:
-            node._grad = g if owned else g.copy()
-    elif scale == 1.0:
-        current += g
-    else:
-        current.add_scaled_(g, scale)
+            current.add_scaled_(g, scale)
+    finally:
+        if leaf:
+            _leaf_lock.release()
 
 
 def _sum_to(grad: Storage, node: Matrix) -> Storage:
