@@ -125,6 +125,28 @@ def test_matmul_saves_only_what_the_needed_gradients_read(backend_name):
     assert W.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
 
+def test_the_fused_layers_check_the_values_their_backward_reads(backend_name):
+    from pyautograd import nn
+    layer, x = nn.Linear(2, 3), ag.mat([[1.0, 2.0]])
+    loss = layer(x).sum()
+    with ag.no_grad():
+        layer.weight.data -= 1.0  # dL/dx reads the weight
+    with pytest.raises(RuntimeError, match="'linear'.*modified by an in-place operation"):
+        loss.backward()
+    x = ag.mat([[1.0, 2.0]])
+    loss = nn.GELU()(x).sum()
+    with ag.no_grad():
+        x.data += 1.0
+    with pytest.raises(RuntimeError, match="'gelu'.*modified by an in-place operation"):
+        loss.backward()
+    frozen_input = ag.mat([[1.0, 2.0]], requires_grad=False)
+    loss = layer(frozen_input).sum()
+    with ag.no_grad():
+        layer.weight.data -= 1.0  # dL/dW reads only the input: legal, as in PyTorch
+    loss.backward()
+    assert layer.weight.grad.tolist() == [[1.0, 2.0]] * 3
+
+
 def test_writes_through_a_shared_numpy_array_are_the_documented_limit():
     arr = np.array([[1.0, 2.0]])
     with ag.backend("c"):

@@ -51,16 +51,21 @@ def linear(x: Matrix, weight: Matrix, bias: Optional[Matrix] = None) -> Matrix:
     if _dual(x, weight, bias):
         y = x @ weight.T  # forward mode's dual numbers: the same maths from the generic ops
         return y if bias is None else y + bias
-    y = x.data.matmul(weight.data, trans_other=True)
+    xd, wd = x.data, weight.data  # the values backward reads, as the forward saw them
+    y = xd.matmul(wd, trans_other=True)
     if bias is not None:
         y += bias.data  # broadcast over the rows, in place: y is ours
     result = _node(y, (x, weight) if bias is None else (x, weight, bias), "linear")
     if result.requires_grad:
+        # dL/dX reads W and dL/dW reads X: refuse a backward after either changed in place
+        read = ([wd] if x.requires_grad else []) + ([xd] if weight.requires_grad else [])
+        result._saved = tuple((s._base or s, (s._base or s).version) for s in read)
+
         def _gradient(grad: Storage) -> None:
             if x.requires_grad:
-                _accumulate_matmul(x, grad, weight.data)
+                _accumulate_matmul(x, grad, wd)
             if weight.requires_grad:
-                _accumulate_matmul(weight, grad, x.data, trans_a=True)
+                _accumulate_matmul(weight, grad, xd, trans_a=True)
             if bias is not None and bias.requires_grad:
                 _accumulate(bias, grad.unbroadcast(*bias.shape), owned=bias.shape != grad.shape)
         result._gradient = _gradient
@@ -281,6 +286,9 @@ def gelu(x: Matrix) -> Matrix:
         return Dual(cls.from_array(values * cdf), x.tangent * slope)
     result = _node(cls.from_array(values * cdf), (x,), "gelu")
     if result.requires_grad:
+        owner = _storage_of(x)._base or _storage_of(x)  # `values` views its buffer on C
+        result._saved = ((owner, owner.version),)
+
         def _gradient(grad: Storage) -> None:
             pdf = np.exp(-0.5 * values * values) * GELU_BETA
             _accumulate(x, grad * cls.from_array(cdf + values * pdf))
