@@ -39,7 +39,9 @@
 #endif
 #define NC 2048
 #define SMALL_WORK 4096 /* m * n * k at or below which packing costs more than it saves */
-#define PARALLEL_WORK 2.0e6 /* m * n * k below which a second thread costs more than it saves */
+#define PARALLEL_WORK 3.0e7 /* m * n * k below which a second thread costs more than it saves:
+                              * measured in the training steps, where thread wake-ups between
+                              * Python-side ops cost more than in a loop of products alone */
 
 /* acc = sum over p of ap[p] (mr values) times bp[p] (nr values); then C[:rows, :cols] = acc, or
  * += acc when add is non-zero (rows <= mr and cols <= nr, less at the edges of C). */
