@@ -1,4 +1,4 @@
-"""Every bad input of DESIGN.md's conventions gives its documented exception and a message that
+"""Every bad input of docs/design.md's conventions gives its documented exception and a message that
 names the operation and the shapes or values; good input of every real kind converts."""
 import numpy as np
 import pytest
