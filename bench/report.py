@@ -192,7 +192,8 @@ def write_plot(results: List[Tuple[int, Case]], path: str) -> bool:
     for impl in ("pyautograd-c", "numpy", "torch"):
         for n_threads in sorted({t for t, _ in results}):
             points = [(int(c.name.split("=")[1]), c.flops / c.medians[impl]) for t, c in results
-                      if t == n_threads and c.name.startswith("matmul") and impl in c.medians]
+                      if t == n_threads and c.suite == "kernels" and c.name.startswith("matmul")
+                      and impl in c.medians]
             if points:
                 xs, ys = zip(*points)
                 ax_mm.plot(xs, [y / 1e9 for y in ys], marker="o", label=f"{impl}, {n_threads} thr")

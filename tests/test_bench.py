@@ -168,3 +168,21 @@ def test_rows_more_than_5_percent_slower_on_two_threads_are_listed_ours_first():
     assert report.thread_lines(found)[0].endswith("(+6%)")
     assert report.thread_target(results, found)[0].endswith("1 of 2 rows above 1.05 (target: none) MISSED")
     assert report.thread_target(results[:2], []) == []  # one thread count: no rule to check
+
+
+def test_the_report_covers_every_suite_table_json_and_plot(tmp_path):
+    """Every quick suite's rows go through the whole report (CI draws the plot: matplotlib is
+    installed there); medians are stand-ins, nothing is timed."""
+    results = []
+    for suite, build in SUITES.items():
+        for case in build(True):
+            case.medians = {impl: 1e-3 for impl in case.impls}
+            results.append((1, case))
+    table = report.table(results)
+    assert all(case.name in table for _, case in results)
+    report.check_targets(results)
+    report.write_json(results, str(tmp_path / "bench.json"), "python -m bench --quick")
+    assert (tmp_path / "bench.json").stat().st_size > 0
+    pytest.importorskip("matplotlib")
+    assert report.write_plot(results, str(tmp_path / "bench.png"))
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
