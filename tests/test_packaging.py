@@ -38,6 +38,16 @@ def test_metadata_has_an_spdx_license_with_its_file_and_only_numpy_and_cffi_at_r
         assert f.readline().strip() == "MIT License"
 
 
+def test_every_subpackage_is_listed_for_installation():
+    """A non-editable install copies only the packages pyproject.toml names: one left out
+    imports in the tree and fails after `pip install .`."""
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
+    found = {os.path.relpath(d, ROOT).replace(os.sep, ".")
+             for d, _, files in os.walk(os.path.join(ROOT, "pyautograd")) if "__init__.py" in files}
+    assert listed == found
+
+
 def test_the_package_is_typed():
     assert os.path.isfile(os.path.join(os.path.dirname(ag.__file__), "py.typed"))
 
