@@ -13,7 +13,7 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .errors import BackendDivergenceError
 from .explain import explain
-from .forward import grad, jacobian, jvp
+from .forward import grad, hessian, hvp, jacobian, jvp
 from .matrix import Matrix, cat, mat, maximum, minimum, where
 from .config import show_config
 from .memory import cache_info, empty_cache, set_cache_limit
@@ -25,7 +25,7 @@ __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "from_numpy", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
-    "jacobian", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
+    "jacobian", "hessian", "hvp", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
     "cat", "where", "maximum", "minimum", "show_config",
 ]

@@ -1,42 +1,49 @@
 """Matrix: the autograd node.
 
 A Matrix holds its values in a storage object (`data`), the gradient of a scalar loss with
-respect to them (`grad`), the nodes it was computed from (`_children`) and a closure
-(`_gradient`) that knows the local derivative of the op that made it. The Matrix never does
-arithmetic itself: every number is crunched by its storage backend, C or pure Python.
+respect to them (`grad`), the operands it was computed from (`_children`) and the row of the
+rule table (`pyautograd.ops`) that made it: the op's value, its local derivative (vjp) and its
+forward rule live there, once. The Matrix never does arithmetic itself: every number is
+crunched by its storage backend, C or pure Python.
 
 `backward()` sorts the graph topologically (iteratively, so a chain of 100,000 ops is fine),
-seeds the output's gradient and calls each node's closure from the output back to the inputs:
-each closure adds "local derivative times upstream gradient" into every child that needs it.
+seeds the output's gradient and calls each node's reverse rule from the output back to the
+inputs: each adds "local derivative times upstream gradient" into every operand that needs it.
+The same rules run on matrices instead of storages for derivatives of derivatives
+(`gradients(..., create_graph=True)`), and `apply` pushes tangents through them in forward mode.
 """
 from __future__ import annotations
 
 import itertools
 import operator
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import backends
+from . import backends, ops
 from .backends.base import Storage, as_scalar, index_positions, normalize_axis
-from .grad_mode import _enabled, _tracer, is_grad_enabled
+from .grad_mode import _enabled, _tracer, is_grad_enabled, set_grad_enabled
+from .ops import LINEAR, REDUCED, Rule
 
 Number = Union[int, float]
 Operand = Union["Matrix", Storage, Number]
 
 
-def _released(grad: Storage) -> None:
+def _released_vjp(*args: Any) -> None:
     raise RuntimeError("backward: this part of the graph was already released by an earlier "
                        "backward(); call the first backward with retain_graph=True to "
                        "backpropagate through it again")
 
 
+_RELEASED = Rule("released", _released_vjp, _released_vjp, ops.OTHER, "(released)")
+
+
 class Matrix:
     """A 2-D float64 matrix that records the operations made with it, for reverse-mode autodiff."""
 
-    __slots__ = ("data", "_grad", "requires_grad", "_children", "_gradient", "_op", "_seq",
-                 "_saved", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_children", "_rule", "_args", "_needs", "_op",
+                 "_seq", "_saved", "_tangent", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators
     _takes_over_storage_ops = True  # storage (op) Matrix defers to Matrix's reflected operators
 
@@ -50,8 +57,8 @@ class Matrix:
         self.data: Storage = data
         self._grad: Optional[Storage] = None
         self.requires_grad: bool = bool(requires_grad)
-        self._children: Tuple[Matrix, ...] = ()
-        self._gradient: Optional[Callable[[Storage], None]] = None
+        self._children: Tuple[Any, ...] = ()
+        self._rule: Optional[Rule] = None
         self._op = ""
         self._seq = _next_number()
         self._saved: Tuple = ()
@@ -75,7 +82,7 @@ class Matrix:
     @property
     def is_leaf(self) -> bool:
         """True for matrices made by the user (not by an op that recorded a graph)."""
-        return self._gradient is None
+        return self._rule is None
 
     def zero_grad(self) -> None:
         """Reset the accumulated gradient: it reads as zeros until the next backward reaches it.
@@ -113,14 +120,7 @@ class Matrix:
         cls = backends.storage_class(name)
         if type(self.data) is cls:
             return self
-        result = _node(cls.from_array(self.data.numpy()), (self,), "to")
-        if result.requires_grad:
-            home = type(self.data)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, home.from_array(grad.numpy()))
-            result._gradient = _gradient
-        return result
+        return apply(ops.TO, (self,), (cls, type(self.data)))
 
     # -- Python protocols -----------------------------------------------------------------------
     def _scalar(self, what: str) -> float:
@@ -181,34 +181,21 @@ class Matrix:
                 f"       {values})")
 
     # -- backward -------------------------------------------------------------------------------
-    def _topological_order(self) -> List["Matrix"]:
-        """Every non-leaf node that leads to self, children before parents.
-
-        An iterative walk collects them (no recursion, so any depth works); since every node is
-        created after its children, sorting by creation number is a topological order."""
-        found = {id(self): self}
-        stack = [self]
-        while stack:
-            for child in stack.pop()._children:
-                if child._gradient is not None and id(child) not in found:
-                    found[id(child)] = child
-                    stack.append(child)
-        return sorted(found.values(), key=_creation_number)
-
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Backpropagate: add d(self)/d(leaf) (times `gradient`) into the grad of every leaf.
 
         A 1x1 output is seeded with 1; any other shape needs `gradient` of its shape. Leaf
         gradients accumulate across calls until zero_grad(); intermediate ones are recomputed.
-        The graph is released afterwards unless retain_graph=True."""
+        The graph is released afterwards unless retain_graph=True. For gradients that are
+        themselves differentiable, use `pyautograd.grad` (or `gradients(create_graph=True)`)."""
         if not self.requires_grad:
             raise RuntimeError(f"backward: this {self.shape} matrix does not require a gradient "
                                "(none of the matrices it was computed from requires one)")
         seed = self._seed(gradient)
-        if self._gradient is None:  # a leaf: nothing to propagate, only to accumulate
+        if self._rule is None:  # a leaf: nothing to propagate, only to accumulate
             _accumulate(self, seed)
             return
-        order = self._topological_order()
+        order = _topological_order(self)
         for node in order:
             node._grad = None  # intermediate gradients are recomputed, never over-counted
         self._grad = seed
@@ -218,21 +205,39 @@ class Matrix:
                 for owner, version in node._saved:
                     if owner.version != version:
                         _modified(node, owner, version)
-            if tracer is None:
+            if tracer is None:  # _backprop(node, grad), inlined: this loop is the hot path
                 grad = node._grad
-                node._gradient(grad if grad is not None else node.grad)
+                if grad is None:
+                    grad = node.grad
+                rule = node._rule
+                args = node._args
+                n = len(args)  # a plain call: Python inlines it, a *args call it cannot
+                if n == 2:
+                    grads = rule.vjp(grad, node.data, node._needs, args[0], args[1])
+                elif n == 1:
+                    grads = rule.vjp(grad, node.data, _ONE_NEEDED, args[0])
+                else:
+                    grads = rule.vjp(grad, node.data, node._needs, *args)
+                for child, g in zip(node._children, grads):
+                    if g is not None:
+                        cd = child.data
+                        if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
+                            g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
+                                 g.ncol >= cd.ncol else ops.fit(g, cd.shape))
+                        _accumulate(child, g, g is not grad)
             else:
                 tracer(node)
         if not retain_graph:
             for node in order:
-                node._gradient = _released
+                node._rule = _RELEASED
                 node._children = ()
+                node._args = ()
                 node._saved = ()
 
     def _seed(self, gradient: Any) -> Storage:
         cls = type(self.data)
         if gradient is None:
-            if self.shape != (1, 1):
+            if self.data.nrow != 1 or self.data.ncol != 1:
                 raise ValueError(f"backward: the output has shape {self.shape}; an implicit "
                                  "gradient exists only for a 1x1 output, pass gradient= of that shape")
             return cls.full(1, 1, 1.0)
@@ -249,178 +254,52 @@ class Matrix:
             raise ValueError(f"backward: gradient has shape {seed.shape}, the output {self.shape}")
         return seed
 
-    # -- element-wise arithmetic ----------------------------------------------------------------
+    # -- element-wise arithmetic: each op is a row of pyautograd.ops -------------------------
     def __add__(self, other: Operand) -> "Matrix":
         """self + other. d/dself = 1, d/dother = 1, summed over broadcast dimensions."""
-        if type(other) is not Matrix:
-            if _is_number(other):
-                result = _node(self.data + other, (self,), "add")
-                if result.requires_grad:
-                    def _gradient(grad: Storage) -> None:
-                        _accumulate(self, grad, owned=False)
-                    result._gradient = _gradient
-                return result
+        if type(other) is not Matrix and not _is_number(other):
             other = _lift(other)
-            if other is None:
-                return NotImplemented
-        result = _node(self.data + other.data, (self, other), "add")
-        if result.requires_grad:
-            def _gradient(grad: Storage) -> None:
-                if self.requires_grad:
-                    g = _sum_to(grad, self)
-                    _accumulate(self, g, owned=g is not grad)
-                if other.requires_grad:
-                    g = _sum_to(grad, other)
-                    _accumulate(other, g, owned=g is not grad)
-            result._gradient = _gradient
-        return result
+        return _apply2(ops.ADD, self, other)
 
     def __radd__(self, other: Operand) -> "Matrix":
         return self + other
 
     def __sub__(self, other: Operand) -> "Matrix":
         """self - other. d/dself = 1, d/dother = -1."""
-        if type(other) is not Matrix:
-            if _is_number(other):
-                return self + (-float(other))
+        if type(other) is not Matrix and not _is_number(other):
             other = _lift(other)
-            if other is None:
-                return NotImplemented
-        result = _node(self.data - other.data, (self, other), "sub")
-        if result.requires_grad:
-            def _gradient(grad: Storage) -> None:
-                if self.requires_grad:
-                    g = _sum_to(grad, self)
-                    _accumulate(self, g, owned=g is not grad)
-                if other.requires_grad:
-                    g = _sum_to(grad, other)
-                    _accumulate(other, g, owned=g is not grad, scale=-1.0)
-            result._gradient = _gradient
-        return result
+        return _apply2(ops.SUB, self, other)
 
     def __rsub__(self, other: Operand) -> "Matrix":
-        if _is_number(other):
-            return (-self) + other
-        return _lift(other) - self
+        return _apply2(ops.SUB, _operand(other), self)
 
     def __mul__(self, other: Operand) -> "Matrix":
         """self * other (element-wise). d/dself = other, d/dother = self."""
-        if type(other) is not Matrix and _is_number(other):
-            s = as_scalar(other, "mul")
-            result = _node(self.data * s, (self,), "mul")
-            if result.requires_grad:
-                def _gradient(grad: Storage) -> None:
-                    _accumulate(self, grad, owned=False, scale=s)
-                result._gradient = _gradient
-            return result
-        other = _lift(other)
-        if other is None:
-            return NotImplemented
-        a, b = self.data, other.data
-        result = _node(a * b, (self, other), "mul")
-        if result.requires_grad:
-            if self.requires_grad and other.requires_grad:  # each reads the other's values
-                ao, bo = a._base or a, b._base or b
-                result._saved = ((ao, ao.version), (bo, bo.version))
-            else:
-                read = b if self.requires_grad else a  # only the gradient asked for reads
-                owner = read._base or read
-                result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                if self.requires_grad:
-                    _accumulate(self, _sum_to(grad * b, self))
-                if other.requires_grad:
-                    _accumulate(other, _sum_to(grad * a, other))
-            result._gradient = _gradient
-        return result
+        return _apply2(ops.MUL, self, other if type(other) is Matrix else _operand(other, "mul"))
 
     def __rmul__(self, other: Operand) -> "Matrix":
         return self * other
 
     def __truediv__(self, other: Operand) -> "Matrix":
         """self / other. d/dself = 1/other, d/dother = -self/other^2 = -result/other."""
-        if type(other) is not Matrix and _is_number(other):
-            s = as_scalar(other, "div")
-            result = _node(self.data / s, (self,), "div")
-            if result.requires_grad:
-                def _gradient(grad: Storage) -> None:
-                    _accumulate(self, grad / s)
-                result._gradient = _gradient
-            return result
-        other = _lift(other)
-        if other is None:
-            return NotImplemented
-        b = other.data
-        result = _node(self.data / b, (self, other), "div")
-        if result.requires_grad:
-            out = result.data
-            owner = b._base or b
-            result._saved = ((owner, owner.version), (out, 0))
-
-            def _gradient(grad: Storage) -> None:
-                if self.requires_grad:
-                    _accumulate(self, _sum_to(grad / b, self))
-                if other.requires_grad:
-                    _accumulate(other, _sum_to(grad * out / b, other), scale=-1.0)
-            result._gradient = _gradient
-        return result
+        return _apply2(ops.DIV, self, other if type(other) is Matrix else _operand(other, "div"))
 
     def __rtruediv__(self, other: Operand) -> "Matrix":
         """s / self. d/dself = -s/self^2 = -result/self."""
-        if not _is_number(other):
-            return _lift(other) / self
-        s = as_scalar(other, "div")
-        x = self.data
-        result = _node(s / x, (self,), "rdiv")
-        if result.requires_grad:
-            out = result.data
-            owner = x._base or x
-            result._saved = ((owner, owner.version), (out, 0))
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad * out / x, scale=-1.0)
-            result._gradient = _gradient
-        return result
+        return _apply2(ops.DIV, _operand(other, "div"), self)
 
     def __neg__(self) -> "Matrix":
-        result = _node(-self.data, (self,), "neg")
-        if result.requires_grad:
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad, owned=False, scale=-1.0)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.NEG, self)
 
     def __pow__(self, exponent: Union[Number, "Matrix"]) -> "Matrix":
-        """self ** p for a number p. d/dself = p * self^(p-1) (0 for p = 0, as in PyTorch).
-        A matrix exponent broadcasts: see _matrix_pow."""
-        if not _is_number(exponent):
-            other = _lift(exponent)
-            return NotImplemented if other is None else _matrix_pow(self, other)
-        p = as_scalar(exponent, "pow")
-        x = self.data
-        result = _node(x ** p, (self,), "pow")
-        if result.requires_grad and p == 2.0:  # the lecture's square: x ** 1 is x
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad * (x * 2.0))
-            result._gradient = _gradient
-        elif result.requires_grad and p != 0.0:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad * (x ** (p - 1.0) * p))
-            result._gradient = _gradient
-        elif result.requires_grad:
-            result._gradient = _no_gradient
-        return result
+        """self ** p: d/dself = p * self^(p-1) (0 for p = 0, as in PyTorch). A matrix exponent
+        broadcasts, and gets d/dp = self^p log(self)."""
+        return _apply2(ops.POW, self, exponent if type(exponent) is float else
+                       _operand(exponent, "pow"))
 
     def __rpow__(self, base: Any) -> "Matrix":
-        """base ** self, for a number (or array) base: a constant 1x1 matrix that broadcasts."""
-        return _matrix_pow(_lift(base), self)
+        """base ** self, for a number (or array) base: a constant that broadcasts."""
+        return _apply2(ops.POW, _lift(base), self)
 
     # -- comparisons: masks of 0.0 and 1.0 that record no graph ---------------------------------
     def _compare(self, other: Operand, op: str) -> "Matrix":
@@ -463,26 +342,7 @@ class Matrix:
             if _is_number(other):
                 raise _number_in_matmul(self.shape, other)
             other = _lift(other)
-            if other is None:
-                return NotImplemented
-        a, b = self.data, other.data
-        result = _node(a @ b, (self, other), "matmul")
-        if result.requires_grad:
-            if self.requires_grad and other.requires_grad:  # each reads the other's values
-                ao, bo = a._base or a, b._base or b
-                result._saved = ((ao, ao.version), (bo, bo.version))
-            else:
-                read = b if self.requires_grad else a  # only the gradient asked for reads
-                owner = read._base or read
-                result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                if self.requires_grad:
-                    _accumulate_matmul(self, grad, b, trans_b=True)
-                if other.requires_grad:
-                    _accumulate_matmul(other, a, grad, trans_a=True)
-            result._gradient = _gradient
-        return result
+        return _apply2(ops.MATMUL, self, other)
 
     def __rmatmul__(self, other: Any) -> "Matrix":
         if _is_number(other):
@@ -492,12 +352,7 @@ class Matrix:
     @property
     def T(self) -> "Matrix":
         """The transpose; its gradient is the transposed upstream gradient."""
-        result = _node(self.data.T, (self,), "transpose")
-        if result.requires_grad:
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad.T)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.TRANSPOSE, self)
 
     # -- reductions -----------------------------------------------------------------------------
     def sum(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
@@ -506,50 +361,23 @@ class Matrix:
         dim= is PyTorch's name for axis=."""
         if axis is not None or dim is not None:
             axis = normalize_axis("sum", axis, dim)
-        result = _node(self.data.sum(axis), (self,), "sum")
-        if result.requires_grad:
-            def _gradient(grad: Storage) -> None:
-                _accumulate_expanded(self, grad, owned=False)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.SUM, self, axis, True)
 
     def mean(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """Mean over all values or one axis; each input gets 1/count of the upstream gradient."""
         if axis is not None or dim is not None:
             axis = normalize_axis("mean", axis, dim)
-        result = _node(self.data.mean(axis), (self,), "mean")
-        if result.requires_grad:
-            nrow, ncol = self.shape
-            count = float(nrow * ncol if axis is None else (nrow if axis == 0 else ncol))
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate_expanded(self, grad / count)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.MEAN, self, axis, True)
 
     def max(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """Largest value overall or per axis. The gradient is shared evenly among tied maxima
         (a NaN is the maximum of its row or column and gets it all)."""
-        return self._extreme("max", normalize_axis("max", axis, dim))
+        return _apply1(ops.MAX, self, normalize_axis("max", axis, dim), True)
 
     def min(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """Smallest value overall or per axis; the gradient is shared evenly among tied minima,
         as for max (PyTorch's amin)."""
-        return self._extreme("min", normalize_axis("min", axis, dim))
-
-    def _extreme(self, op: str, axis: Optional[int]) -> "Matrix":
-        x = self.data
-        result = _node(getattr(x, op)(axis), (self,), op)
-        if result.requires_grad:
-            out = result.data
-            owner = x._base or x
-            result._saved = ((owner, owner.version), (out, 0))
-
-            def _gradient(grad: Storage) -> None:
-                winners = (x == out) + (x != x)
-                _accumulate(self, winners * (grad / winners.sum(axis)))
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.MIN, self, normalize_axis("min", axis, dim), True)
 
     def argmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """Position of the largest value per axis (or over all values, counted row-major), as
@@ -567,14 +395,7 @@ class Matrix:
         integer-valued Matrix of rows (a gather). The gradient scatters back into a zero matrix
         of m's shape: dL/dm[r, c] += dL/dY[i, j] for every selected (r, c), repeats adding up."""
         rows, cols = index_positions("getitem", _plain_key(key), self.shape)
-        result = _node(self.data.take(rows, cols), (self,), "getitem")
-        if result.requires_grad:
-            nrow, ncol = self.shape
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, type(grad).zeros(nrow, ncol).put_(rows, cols, grad, True))
-            result._gradient = _gradient
-        return result
+        return apply(ops.GETITEM, (self,), (rows, cols))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """m[key] = value (a number, or values that broadcast to the selection), in place: under
@@ -610,161 +431,73 @@ class Matrix:
         if nrow < 1 or ncol < 1 or nrow * ncol != n:
             raise ValueError(f"reshape: cannot lay the {n} values of a {self.shape} matrix out "
                              f"as {shape}")
-        return self._reshaped(nrow, ncol, "reshape")
+        return apply(ops.RESHAPE, (self,), (nrow, ncol))
 
     def flatten(self) -> "Matrix":
         """All values in one row (1 x n), row-major."""
-        return self._reshaped(1, self.data.nrow * self.data.ncol, "flatten")
+        return apply(ops.FLATTEN, (self,), (1, self.data.nrow * self.data.ncol))
 
-    def _reshaped(self, nrow: int, ncol: int, op: str) -> "Matrix":
-        result = _node(self.data.reshape(nrow, ncol), (self,), op)
-        if result.requires_grad:
-            shape = self.shape
+    def unbroadcast(self, nrow: int, ncol: int) -> "Matrix":
+        """Summed over the dimensions that broadcasting expanded from (nrow, ncol): the storage
+        method of the same name, recorded (reverse rules use it on matrices)."""
+        return ops.unbroadcast(self, (nrow, ncol))
 
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad.reshape(*shape))
-            result._gradient = _gradient
-        return result
+    def dsigmoid(self, grad: "Matrix") -> "Matrix":
+        """self (1 - self) grad for a sigmoid's output self: the storage method of the same name
+        (one kernel), recorded (the sigmoid's reverse rule uses it on matrices)."""
+        return _apply2(ops.DSIGMOID, self, grad)
 
-    # -- element-wise functions -----------------------------------------------------------------
+    def take(self, rows: np.ndarray, cols: np.ndarray) -> "Matrix":
+        """The block self[rows][:, cols] for int64 position arrays (reverse rules use it)."""
+        return apply(ops.GETITEM, (self,), (rows, cols))
+
+    # -- element-wise functions: the derivatives are in the rows of pyautograd.ops --------------
     def sqrt(self) -> "Matrix":
-        """Y = sqrt(x); dY/dx = 1 / (2 sqrt(x)) = 1 / (2Y)."""
-        result = _node(self.data.sqrt(), (self,), "sqrt")
-        if result.requires_grad:
-            out = result.data
-            result._saved = ((out, 0),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad / (out * 2.0))
-            result._gradient = _gradient
-        return result
+        """sqrt(x); d/dx = 1 / (2 sqrt(x))."""
+        return _apply1(ops.SQRT, self)
 
     def square(self) -> "Matrix":
-        """x^2; d/dx x^2 = 2x."""
-        x = self.data
-        result = _node(x.square(), (self,), "square")
-        if result.requires_grad:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad * (x * 2.0))
-            result._gradient = _gradient
-        return result
+        """x^2; d/dx = 2x."""
+        return _apply1(ops.SQUARE, self)
 
     def log1p(self) -> "Matrix":
         """log(1 + x), accurate near 0; d/dx = 1 / (1 + x)."""
-        x = self.data
-        result = _node(x.log1p(), (self,), "log1p")
-        if result.requires_grad:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad / (x + 1.0))
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.LOG1P, self)
 
     def expm1(self) -> "Matrix":
-        """e^x - 1, accurate near 0; d/dx = e^x = Y + 1."""
-        result = _node(self.data.expm1(), (self,), "expm1")
-        if result.requires_grad:
-            out = result.data
-            result._saved = ((out, 0),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad * (out + 1.0))
-            result._gradient = _gradient
-        return result
+        """e^x - 1, accurate near 0; d/dx = e^x."""
+        return _apply1(ops.EXPM1, self)
 
     def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> "Matrix":
         """x limited to [min, max] (either may be None); min > max gives max everywhere, NaN
         stays NaN, as in PyTorch. dY/dx = 1 where min <= x <= max, else 0."""
-        x = self.data
-        result = _node(_clamped(x, min, max), (self,), "clamp")
-        if result.requires_grad:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, _clamp_mask(x, min, max) * grad)
-            result._gradient = _gradient
-        return result
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given (not None)")
+        return apply(ops.CLAMP, (self,), (min, max))
 
     def exp(self) -> "Matrix":
         """e^x; its derivative is itself: dA/dZ = A."""
-        result = _node(self.data.exp(), (self,), "exp")
-        if result.requires_grad:
-            out = result.data
-            result._saved = ((out, 0),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad * out)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.EXP, self)
 
     def log(self) -> "Matrix":
         """Natural logarithm; d/dx log(x) = 1/x."""
-        x = self.data
-        result = _node(x.log(), (self,), "log")
-        if result.requires_grad:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, grad / x)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.LOG, self)
 
     def sigmoid(self) -> "Matrix":
         """A = sigma(Z) = 1 / (1 + e^-Z); dA/dZ = sigma(Z)(1 - sigma(Z)) = A(1 - A)."""
-        result = _node(self.data.sigmoid(), (self,), "sigmoid")
-        if result.requires_grad:
-            out = result.data
-            result._saved = ((out, 0),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, out.dsigmoid(grad))  # out * (1 - out) * grad, in one pass
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.SIGMOID, self)
 
     def tanh(self) -> "Matrix":
         """tanh(x); d/dx tanh(x) = 1 - tanh(x)^2."""
-        result = _node(self.data.tanh(), (self,), "tanh")
-        if result.requires_grad:
-            out = result.data
-            result._saved = ((out, 0),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, (1.0 - out * out) * grad)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.TANH, self)
 
     def relu(self) -> "Matrix":
         """max(x, 0); the derivative is 1 where x > 0 and 0 elsewhere (0 at x = 0, as PyTorch)."""
-        x = self.data
-        result = _node(x.relu(), (self,), "relu")
-        if result.requires_grad:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, (x > 0.0) * grad)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.RELU, self)
 
     def abs(self) -> "Matrix":
         """|x|; the derivative is sign(x), 0 at x = 0 (as PyTorch)."""
-        x = self.data
-        result = _node(x.abs(), (self,), "abs")
-        if result.requires_grad:
-            owner = x._base or x
-            result._saved = ((owner, owner.version),)
-
-            def _gradient(grad: Storage) -> None:
-                _accumulate(self, x.sign() * grad)
-            result._gradient = _gradient
-        return result
+        return _apply1(ops.ABS, self)
 
     def __abs__(self) -> "Matrix":
         return self.abs()
@@ -773,13 +506,12 @@ class Matrix:
         """x - max - log(sum(exp(x - max))) along `axis`: stable for inputs of any size.
 
         The max is a constant shift (detached): it cancels out of the result and its gradient."""
-        return stable_softmax(self, self.data, axis, log=True, dim=dim)
+        return stable_softmax(self, axis, log=True, dim=dim)
 
     def softmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """exp(x - max) / sum(exp(x - max)) along `axis`: stable for inputs of any size."""
-        return stable_softmax(self, self.data, axis, log=False, dim=dim)
+        return stable_softmax(self, axis, log=False, dim=dim)
 
-    # -- training kit: gradient presence, pickling, DLPack ------------------------------------
     @property
     def has_grad(self) -> bool:
         """True once a backward reached this matrix since zero_grad(): PyTorch's `grad is not
@@ -820,18 +552,270 @@ class Matrix:
         return (1, 0)
 
 
-def stable_softmax(x: Any, values: Storage, axis: Optional[int], log: bool,
-                   dim: Optional[int] = None) -> Any:
-    """(log_)softmax of x (a Matrix, or forward mode's Dual) along axis (1 when neither axis
-    nor dim is given), shifted by the detached maximum of its values so that exp never overflows."""
+
+
+def stable_softmax(x: Matrix, axis: Optional[int], log: bool, dim: Optional[int] = None) -> Matrix:
+    """(log_)softmax of x along axis (1 when neither axis nor dim is given), shifted by the
+    detached maximum of its values so that exp never overflows."""
     if axis is None and dim is None:
         axis = 1
     axis = normalize_axis("log_softmax" if log else "softmax", axis, dim, allow_none=False)
-    shifted = x - Matrix(values.max(axis), requires_grad=False)
+    shifted = x - Matrix(x.data.max(axis), requires_grad=False)
     if log:
         return shifted - shifted.exp().sum(axis).log()
     exps = shifted.exp()
     return exps / exps.sum(axis)
+
+
+# -- the engine: apply a row of the rule table, run its reverse rule -------------------------------
+
+_new_matrix = object.__new__
+_next_number = itertools.count().__next__
+_creation_number = operator.attrgetter("_seq")
+_grad_enabled = _enabled.get
+# How many forward-mode computations (jvp) are running: while it is 0, ops never look for
+# tangents, so forward mode costs ordinary code one list read per op.
+_forward_depth = [0]
+
+
+def apply(rule: Rule, operands: Tuple[Any, ...], params: Tuple[Any, ...] = ()) -> Matrix:
+    """The result of op `rule` on operands (matrices or numbers) and parameters: its value from
+    the row's value function, and, when an operand needs a gradient and grad mode is on, the
+    record that backward reads (the row, the operands, their values and which need gradients)."""
+    values = tuple([o.data if type(o) is Matrix else o for o in operands])
+    result = _node(rule.value(*values, *params), (), rule.name)
+    if _grad_enabled():
+        needs = tuple([type(o) is Matrix and o.requires_grad for o in operands])
+        if True in needs:
+            _record(result, rule, operands, values + tuple(params), needs)
+    if _forward_depth[0]:
+        _push_tangent(rule, result, operands, params)
+    return result
+
+
+def _apply1(rule: Rule, x: Matrix, param: Any = None, has_param: bool = False) -> Matrix:
+    """apply() for one matrix operand and at most one parameter (an axis): the hot path of the
+    unary ops, reductions and `.T`, with what _node and _record do inlined (a function call
+    costs more than the rest)."""
+    xv = x.data
+    result = _new_matrix(Matrix)
+    result.data = out = rule.value(xv, param) if has_param else rule.value(xv)
+    result._grad = None
+    result._op = rule.name
+    result._seq = _next_number()
+    result._saved = ()
+    if x.requires_grad and _grad_enabled():
+        result.requires_grad = True
+        result._children = (x,)
+        result._rule = rule
+        result._args = args = (xv, param) if has_param else (xv,)
+        result._needs = _ONE_NEEDED
+        reads = rule.reads_one
+        if reads:
+            result._saved = _versions(reads, args, out)
+    else:
+        result.requires_grad = False
+        result._children = ()
+        result._rule = None
+    if _forward_depth[0]:
+        _push_tangent(rule, result, (x,), (param,) if has_param else ())
+    return result
+
+
+def _apply2(rule: Rule, a: Any, b: Any) -> Matrix:
+    """apply() for two operands (a matrix and a matrix or number): the hot arithmetic path."""
+    av = a.data if type(a) is Matrix else a
+    bv = b.data if type(b) is Matrix else b
+    result = _new_matrix(Matrix)
+    result.data = rule.value(av, bv)
+    result._grad = None
+    result._op = rule.name
+    result._seq = _next_number()
+    result._saved = ()
+    if _grad_enabled():
+        na = type(a) is Matrix and a.requires_grad
+        nb = type(b) is Matrix and b.requires_grad
+    else:
+        na = nb = False
+    if na or nb:
+        result.requires_grad = True
+        result._children = (a, b)
+        result._rule = rule
+        result._args = args = (av, bv)
+        result._needs = needs = (na, nb)
+        if rule.reads:
+            reads = rule._reads_for.get(needs) or rule.reads_for(needs)
+            if reads:
+                result._saved = _versions(reads, args, result.data)
+    else:
+        result.requires_grad = False
+        result._children = ()
+        result._rule = None
+    if _forward_depth[0]:
+        _push_tangent(rule, result, (a, b), ())
+    return result
+
+
+_ONE_NEEDED = (True,)
+
+
+def _record(result: Matrix, rule: Rule, operands: Tuple[Any, ...], args: Tuple[Any, ...],
+            needs: Tuple[bool, ...]) -> None:
+    """Make result a graph node: what its reverse rule will need, and the versions of the values
+    that rule reads (backward refuses to run if they change in place meanwhile)."""
+    result.requires_grad = True
+    result._children = operands
+    result._rule = rule
+    result._args = args
+    result._needs = needs
+    if rule.reads:
+        reads = rule.reads_for(needs)
+        if reads:
+            result._saved = _versions(reads, args, result.data)
+
+
+def _versions(reads: Tuple[int, ...], args: Tuple[Any, ...], out: Storage) -> Tuple:
+    """(owner, version) of every storage in `reads` (operand positions, -1 the output): the
+    storage that owns the buffer (`v._base or v`, a transposed view's parent) and its count of
+    in-place writes."""
+    pairs = []
+    for r in reads:
+        v = out if r == -1 else args[r]
+        if isinstance(v, Storage):
+            owner = v._base or v
+            pairs.append((owner, owner.version))
+    return tuple(pairs)
+
+
+def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
+    """A new matrix over `data` made by op `op`: a leaf until _record makes it a graph node."""
+    result = _new_matrix(Matrix)
+    result.data = data
+    result._grad = None
+    result._op = op
+    result._seq = _next_number()
+    result._rule = None
+    result.requires_grad = False
+    result._children = children
+    result._saved = ()
+    return result
+
+
+def _backprop(node: Matrix, grad: Storage) -> None:
+    """Run node's reverse rule on storages and add each operand's share into its gradient."""
+    rule = node._rule
+    args = node._args
+    for child, g in zip(node._children, rule.vjp(grad, node.data, node._needs, *args)):
+        if g is not None:
+            cd = child.data
+            if g.nrow != cd.nrow or g.ncol != cd.ncol:
+                g = ops.fit(g, cd.shape)
+            _accumulate(child, g, g is not grad)
+
+
+def _topological_order(root: Matrix) -> List[Matrix]:
+    """Every non-leaf node that leads to root, children before parents.
+
+    An iterative walk collects them (no recursion, so any depth works); since every node is
+    created after its children, sorting by creation number is a topological order. Operands
+    that are numbers are not nodes."""
+    found = {id(root): root}
+    stack = [root]
+    while stack:
+        for child in stack.pop()._children:
+            if child.__class__ is Matrix and child._rule is not None and id(child) not in found:
+                found[id(child)] = child
+                stack.append(child)
+    return sorted(found.values(), key=_creation_number)
+
+
+def _check_versions(node: Matrix) -> None:
+    for owner, version in node._saved:
+        if owner.version != version:
+            _modified(node, owner, version)
+
+
+def gradients(outputs: Sequence[Matrix], inputs: Sequence[Matrix],
+              seeds: Optional[Sequence[Matrix]] = None,
+              create_graph: bool = False) -> Tuple[Optional[Matrix], ...]:
+    """d(sum_k <seed_k, output_k>)/d(input) for each input (None where no path leads to it), as
+    matrices, leaving every `.grad` alone (torch.autograd.grad). The reverse rules run on
+    matrices, so with create_graph=True the gradients are recorded themselves and can be
+    differentiated again; in forward mode they carry tangents (forward-over-reverse)."""
+    outputs, inputs = tuple(outputs), tuple(inputs)
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError(f"gradients: an output of shape {out.shape} does not require a "
+                               "gradient (none of the matrices it was computed from requires one)")
+    grads: dict = {}
+    with set_grad_enabled(create_graph):
+        for k, out in enumerate(outputs):
+            seed = (Matrix(type(out.data).full(out.shape[0], out.shape[1], 1.0), False)
+                    if seeds is None else seeds[k])
+            if seed.shape != out.shape:
+                raise ValueError(f"gradients: seed {k} has shape {seed.shape}, its output {out.shape}")
+            previous = grads.get(id(out))
+            grads[id(out)] = seed if previous is None else previous + seed
+        nodes = {id(n): n for out in outputs if out._rule is not None
+                 for n in _topological_order(out)}
+        for node in sorted(nodes.values(), key=_creation_number, reverse=True):
+            g = grads.get(id(node))
+            if g is None:
+                continue
+            if node._saved:
+                _check_versions(node)
+            rule = node._rule
+            children = node._children
+            params = node._args[len(children):]
+            for child, gi in zip(children, rule.vjp(g, node, node._needs, *children, *params)):
+                if gi is not None:
+                    if gi.shape != child.shape:
+                        gi = ops.fit(gi, child.shape)
+                    previous = grads.get(id(child))
+                    grads[id(child)] = gi if previous is None else previous + gi
+    return tuple(grads.get(id(x)) for x in inputs)
+
+
+def _push_tangent(rule: Rule, result: Matrix, operands: Tuple[Any, ...],
+                  params: Tuple[Any, ...]) -> None:
+    """Forward mode: give result the tangent of the op from its operands' tangents."""
+    tangents = [getattr(o, "_tangent", None) if type(o) is Matrix else None for o in operands]
+    if all(t is None for t in tangents):
+        return
+    _forward_depth[0] -= 1  # the tangent's own arithmetic carries no tangent of its own
+    try:
+        result._tangent = _tangent_of(rule, result, operands, params, tangents)
+    finally:
+        _forward_depth[0] += 1
+
+
+def _tangent_of(rule: Rule, result: Matrix, operands: Tuple[Any, ...], params: Tuple[Any, ...],
+                tangents: List[Optional[Matrix]]) -> Matrix:
+    """The forward rule of a row, derived from its kind (see pyautograd.ops) or its own jvp."""
+    kind = rule.kind
+    if kind is LINEAR:
+        filled = tuple(t if t is not None else (_zeros_like(o) if type(o) is Matrix else 0.0)
+                       for o, t in zip(operands, tangents))
+        return apply(rule, filled, params)
+    if kind is ops.ELEMENTWISE or kind is REDUCED:
+        elementwise = params[:-1] if kind is REDUCED else params
+        vjp = rule.elementwise_vjp if kind is REDUCED else rule.vjp
+        total = None
+        for i, t in enumerate(tangents):
+            if t is not None:
+                needs = tuple(j == i for j in range(len(operands)))
+                part = vjp(t, result, needs, *operands, *elementwise)[i]
+                total = part if total is None else total + part
+        shape = result.shape if kind is ops.ELEMENTWISE else operands[0].shape
+        total = ops.fit(total, shape)
+        return ops.reduce(total, params[-1]) if kind is REDUCED else total
+    if rule.jvp is None:
+        raise NotImplementedError(f"forward mode: op {rule.name!r} has no forward rule")
+    return rule.jvp(tangents, result, *operands, *params)
+
+
+def _zeros_like(m: Matrix) -> Matrix:
+    return Matrix(type(m.data).zeros(m.shape[0], m.shape[1]), requires_grad=False)
 
 
 # A leaf may be shared by the backward passes of several threads (a model trained from a thread
@@ -841,81 +825,21 @@ def stable_softmax(x: Any, values: Storage, axis: Optional[int], log: bool,
 _leaf_lock = threading.Lock()
 
 
-def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0) -> None:
-    """node.grad += scale * g. The first gradient to arrive is adopted as node.grad (or copied,
-    when the caller does not own it) instead of being added to a matrix of zeros."""
-    leaf = node._gradient is None
+def _accumulate(node: Matrix, g: Storage, owned: bool = True) -> None:
+    """node.grad += g. The first gradient to arrive is adopted as node.grad (or copied, when the
+    caller does not own it) instead of being added to a matrix of zeros."""
+    leaf = node._rule is None
     if leaf:
         _leaf_lock.acquire()
     try:
         current = node._grad
         if current is None:
-            if scale != 1.0:
-                node._grad = g * scale
-            else:
-                node._grad = g if owned else g.copy()
-        elif scale == 1.0:
-            current += g
+            node._grad = g if owned else g.copy()
         else:
-            current.add_scaled_(g, scale)
+            current += g
     finally:
         if leaf:
             _leaf_lock.release()
-
-
-def _sum_to(grad: Storage, node: Matrix) -> Storage:
-    """grad summed over the dimensions that broadcasting expanded node to (grad itself when
-    none were)."""
-    data = node.data
-    if grad.nrow == data.nrow and grad.ncol == data.ncol:
-        return grad
-    return grad.unbroadcast(data.nrow, data.ncol)
-
-
-def _accumulate_expanded(node: Matrix, g: Storage, owned: bool = True) -> None:
-    """node.grad += g broadcast to node's shape: the backward of a sum or a mean, where every
-    input value gets the upstream gradient of its row, column or whole."""
-    data = node.data
-    if g.nrow == data.nrow and g.ncol == data.ncol:
-        _accumulate(node, g, owned)
-    elif node._grad is not None:
-        _accumulate(node, g)  # broadcast in place
-    elif g.nrow == 1 and g.ncol == 1:
-        _accumulate(node, type(g).full(data.nrow, data.ncol, g.item()))
-    else:
-        _accumulate(node, type(g).zeros(data.nrow, data.ncol) + g)
-
-
-def _accumulate_matmul(node: Matrix, a: Storage, b: Storage, trans_a: bool = False,
-                       trans_b: bool = False) -> None:
-    """node.grad += op(a) @ op(b), straight into the gradient's buffer once it exists. The
-    gradient takes the layout of the node's values: for a transposed view (`W.T`) it is stored
-    column-major, so that the view's own backward hands W a row-major gradient for free."""
-    if node._grad is not None:
-        if node._gradient is None:
-            with _leaf_lock:
-                node._grad.add_matmul_(a, b, trans_a, trans_b)
-        else:
-            node._grad.add_matmul_(a, b, trans_a, trans_b)
-    elif node.data.transposed:
-        _accumulate(node, a.matmul_transposed(b, trans_a, trans_b))
-    else:
-        _accumulate(node, a.matmul(b, trans_a, trans_b))
-
-
-# What a backward will read is recorded in the node's _saved as (owner, version) pairs: the
-# storage that owns each value's buffer (`v._base or v`: a transposed view's parent) and its
-# count of in-place writes at the time; backward() compares them before running the closure.
-# The hot ops build the pairs inline (a helper call would cost more than the rest of the
-# check); an op's own fresh output is (out, 0).
-
-def _saved(*values: Storage) -> Tuple:
-    """The (owner, version) pairs of values (for the less frequent ops)."""
-    pairs = []
-    for v in values:
-        owner = v._base or v
-        pairs.append((owner, owner.version))
-    return tuple(pairs)
 
 
 def _modified(node: Matrix, owner: Storage, version: int) -> None:
@@ -928,16 +852,6 @@ def _modified(node: Matrix, owner: Storage, version: int) -> None:
         "backward(), or change a copy (m.data.copy())")
 
 
-def _no_gradient(grad: Storage) -> None:
-    """The closure of an op whose local derivative is zero everywhere."""
-
-
-_new_matrix = object.__new__
-_next_number = itertools.count().__next__
-_creation_number = operator.attrgetter("_seq")
-_grad_enabled = _enabled.get
-
-
 def _number_in_matmul(shape: Tuple[int, int], value: object) -> TypeError:
     """@ takes two matrices: a bare number is an error (as in PyTorch), not a 1x1 matrix."""
     return TypeError(f"matmul: both operands of @ must be matrices, got a {shape} matrix and the "
@@ -948,35 +862,20 @@ def _is_number(value: object) -> bool:
     return type(value) is float or type(value) is int or isinstance(value, (bool, np.number))
 
 
-def _lift(value: Any) -> Optional[Matrix]:
-    """An operand as a Matrix: matrices pass through, anything else becomes a constant; None
-    for objects that handle Matrix operands themselves (forward mode's Dual), so that the op
-    returns NotImplemented and Python asks their reflected operator."""
+def _lift(value: Any) -> Matrix:
+    """An operand as a Matrix: matrices pass through, anything else becomes a constant."""
     if isinstance(value, Matrix):
         return value
-    if getattr(value, "_takes_over_matrix_ops", False):
-        return None
     return Matrix(value, requires_grad=False)
 
 
-def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
-    """The result of an op: it records its children only when one of them needs a gradient."""
-    result = _new_matrix(Matrix)
-    result.data = data
-    result._grad = None
-    result._op = op
-    result._seq = _next_number()
-    result._gradient = None
-    result.requires_grad = False
-    result._children = ()
-    result._saved = ()
-    if _grad_enabled():
-        for child in children:
-            if child.requires_grad:
-                result.requires_grad = True
-                result._children = children
-                break
-    return result
+def _operand(value: Any, op: str = "sub") -> Any:
+    """A second operand: a matrix, a number as a float, anything else as a constant matrix."""
+    if type(value) is Matrix:
+        return value
+    if _is_number(value):
+        return as_scalar(value, op)
+    return _lift(value)
 
 
 def _plain_key(key: Any) -> Any:
@@ -995,138 +894,35 @@ def _plain_key(key: Any) -> Any:
     return key
 
 
-def _clamped(x: Storage, low: Optional[Number], high: Optional[Number]) -> Storage:
-    """min(max(x, low), high), element-wise (NaN stays NaN)."""
-    if low is None and high is None:
-        raise ValueError("clamp: at least one of min and max must be given (not None)")
-    out = x if low is None else x.maximum(as_scalar(low, "clamp"))
-    return out if high is None else out.minimum(as_scalar(high, "clamp"))
-
-
-def _clamp_mask(x: Storage, low: Optional[Number], high: Optional[Number]) -> Storage:
-    """1 where low <= x <= high (the bounds included, as PyTorch), else 0: clamp's derivative."""
-    if low is None:
-        return x <= as_scalar(high, "clamp")
-    mask = x >= as_scalar(low, "clamp")
-    return mask if high is None else mask * (x <= as_scalar(high, "clamp"))
-
-
-def _matrix_pow(a: Matrix, b: Matrix) -> Matrix:
-    """Y = a ** b, broadcasting. dY/da = b a^(b-1) (0 where b = 0) and dY/db = a^b log(a) (0 where
-    a = 0 and b >= 0), PyTorch's conventions at those points."""
-    x, p = a.data, b.data
-    result = _node(x ** p, (a, b), "pow")
-    if result.requires_grad:
-        out = result.data
-        result._saved = _saved(x, p, out)
-
-        def _gradient(grad: Storage) -> None:
-            zero = type(grad).zeros(1, 1)
-            if a.requires_grad:
-                local = (p == 0.0).where(zero, p * x ** (p - 1.0))
-                _accumulate(a, _sum_to(grad * local, a))
-            if b.requires_grad:
-                local = ((x == 0.0) * (p >= 0.0)).where(zero, out * x.log())
-                _accumulate(b, _sum_to(grad * local, b))
-        result._gradient = _gradient
-    return result
-
-
-def _dual_among(values: Any) -> Any:
-    """The class of the first operand that takes Matrix ops over (forward mode's Dual), or None."""
-    for v in values:
-        if getattr(v, "_takes_over_matrix_ops", False):
-            return type(v)
-    return None
-
-
 def cat(matrices: Any, axis: Optional[int] = None, dim: Optional[int] = None) -> Matrix:
     """The matrices one after the other: stacked down the rows (axis=0, equal column counts) or
     side by side (axis=1, equal row counts). Each input's gradient is its block of the result's."""
     axis = 0 if axis is None and dim is None else normalize_axis("cat", axis, dim, allow_none=False)
-    parts = list(matrices)
+    parts = tuple(_lift(p) for p in matrices)
     if not parts:
         raise ValueError("cat: expected at least one matrix, got none")
-    dual = _dual_among(parts)
-    if dual is not None:
-        return dual.cat(parts, axis)
-    parts = [_lift(p) for p in parts]
-    result = _node(type(parts[0].data).cat([p.data for p in parts], axis), tuple(parts), "cat")
-    if result.requires_grad:
-        def _gradient(grad: Storage) -> None:
-            start = 0
-            for p in parts:
-                size = p.shape[axis]
-                span = np.arange(start, start + size, dtype=np.int64)
-                whole = np.arange(p.shape[1 - axis], dtype=np.int64)
-                if p.requires_grad:
-                    _accumulate(p, grad.take(*((span, whole) if axis == 0 else (whole, span))))
-                start += size
-        result._gradient = _gradient
-    return result
+    return apply(ops.CAT, parts, (axis,))
 
 
 def where(condition: Any, a: Any, b: Any) -> Matrix:
     """a where condition is non-zero (a mask, e.g. x > 0), else b; the three broadcast together
     (a and b may be numbers). The gradient goes to a where the condition holds, to b elsewhere."""
-    dual = _dual_among((a, b))
-    if dual is not None:
-        return dual.where(condition, a, b)
     if isinstance(condition, Matrix):
         cond = condition.data
     else:
         cond = condition if isinstance(condition, Storage) else _lift(condition).data
-    a, b = _lift(a), _lift(b)
-    result = _node(cond.where(a.data, b.data), (a, b), "where")
-    if result.requires_grad:
-        result._saved = _saved(cond)
-
-        def _gradient(grad: Storage) -> None:
-            zero = type(grad).zeros(1, 1)
-            if a.requires_grad:
-                _accumulate(a, _sum_to(cond.where(grad, zero), a))
-            if b.requires_grad:
-                _accumulate(b, _sum_to(cond.where(zero, grad), b))
-        result._gradient = _gradient
-    return result
-
-
-def _tie_weights(x: Storage, y: Storage, largest: bool) -> Storage:
-    """x's share of the gradient of maximum(x, y) (largest) or minimum(x, y): 1 where x wins,
-    0 where y wins, 1/2 on ties, as PyTorch; 1 when either is NaN (PyTorch's masks then pass it)."""
-    loses = (x < y) if largest else (x > y)
-    return 1.0 - loses - (x == y) * 0.5
+    return apply(ops.WHERE, (_operand(a, "where"), _operand(b, "where")), (cond,))
 
 
 def maximum(a: Any, b: Any) -> Matrix:
     """The element-wise larger of a and b (broadcasting; NaN wins). The gradient goes to the
     larger one, split evenly on ties (PyTorch's rule)."""
-    return _extremum(a, b, True)
+    return _apply2(ops.MAXIMUM, _lift(a), _lift(b))
 
 
 def minimum(a: Any, b: Any) -> Matrix:
     """The element-wise smaller of a and b, as maximum."""
-    return _extremum(a, b, False)
-
-
-def _extremum(a: Any, b: Any, largest: bool) -> Matrix:
-    op = "maximum" if largest else "minimum"
-    dual = _dual_among((a, b))
-    if dual is not None:
-        return getattr(dual, op)(a, b)
-    a, b = _lift(a), _lift(b)
-    x, y = a.data, b.data
-    result = _node(getattr(x, op)(y), (a, b), op)
-    if result.requires_grad:
-        result._saved = _saved(x, y)
-
-        def _gradient(grad: Storage) -> None:
-            if a.requires_grad:
-                _accumulate(a, _sum_to(grad * _tie_weights(x, y, largest), a))
-            if b.requires_grad:
-                _accumulate(b, _sum_to(grad * _tie_weights(y, x, largest), b))
-        result._gradient = _gradient
-    return result
+    return _apply2(ops.MINIMUM, _lift(a), _lift(b))
 
 
 def mat(values: Any, requires_grad: bool = True) -> Matrix:

@@ -25,7 +25,7 @@ def graph_nodes(root: Matrix) -> List[Matrix]:
     stack = [root]
     while stack:
         for child in stack.pop()._children:
-            if id(child) not in seen:
+            if isinstance(child, Matrix) and id(child) not in seen:  # numbers are not nodes
                 seen[id(child)] = child
                 stack.append(child)
     return sorted(seen.values(), key=lambda m: m._seq)
@@ -76,7 +76,7 @@ def to_dot(root: Matrix, names: Optional[Mapping[str, Matrix]] = None, max_value
         lines.append(f'  {key[id(m)]} [label="{_label(m, by_id.get(id(m)), max_values)}", '
                      + ", ".join(style) + "];")
     for m in nodes:
-        for child in dict.fromkeys(m._children):  # a reused input gets one edge
+        for child in dict.fromkeys(c for c in m._children if isinstance(c, Matrix)):  # one edge each
             lines.append(f"  {key[id(child)]} -> {key[id(m)]};")
     lines.append("}")
     return "\n".join(lines) + "\n"

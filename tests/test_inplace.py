@@ -137,7 +137,7 @@ def test_the_fused_layers_check_the_values_their_backward_reads(backend_name):
     loss = nn.GELU()(x).sum()
     with ag.no_grad():
         x.data += 1.0
-    with pytest.raises(RuntimeError, match="'gelu'.*modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match="'(mul|normal_cdf)'.*modified by an in-place operation"):
         loss.backward()
     frozen_input = ag.mat([[1.0, 2.0]], requires_grad=False)
     loss = layer(frozen_input).sum()

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import pyautograd as ag
+from pyautograd.matrix import apply
+from pyautograd.ops import ELEMENTWISE, Rule
 
 from op_table import OPS, draw, numeric_gradient
 
@@ -68,13 +70,12 @@ def test_gradcheck_leaves_its_inputs_storage_in_place(backend_name):
 def test_gradcheck_reports_a_wrong_gradient(backend_name):
     x = ag.mat([[1.0, 2.0]])
 
-    def wrong(m):  # forward x^2, but a gradient of 3x is spliced in
-        out = m * m
+    # forward x^2, but a reverse rule of 3x
+    square_wrong = Rule("square_wrong", lambda a: a.square(), lambda g, y, n, a: (g * (a * 3.0),),
+                        ELEMENTWISE, "Y = A^2, wrongly")
 
-        def three_x(grad):
-            m.grad += m.data * 3.0 * grad
-        out._gradient = three_x
-        return out.sum()
+    def wrong(m):
+        return apply(square_wrong, (m,)).sum()
     with pytest.raises(ag.GradcheckError, match=r"input 0 .*index \(0, 0\).*backward gave 3\.0"):
         ag.gradcheck(wrong, [x])
 

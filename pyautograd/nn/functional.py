@@ -8,34 +8,12 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .. import backends
+from .. import backends, ops
 from ..backends.base import Storage, as_scalar
 from ..compile import capturing, check_zero
 from ..factories import generator
-from ..forward import Dual
-from ..matrix import Matrix, _accumulate, _accumulate_matmul, _lift, _node
-
-LOG_FLOOR = -100.0  # PyTorch clamps BCE's logarithms here, so predictions of 0 and 1 stay finite
-BCE_EPSILON = 1e-12  # and floors p(1 - p) at this in BCE's gradient
-SQRT1_2 = math.sqrt(0.5)
-GELU_BETA = 1.0 / math.sqrt(2.0 * math.pi)  # the normal density's constant, for GELU's derivative
-
-
-def _dual(*operands: Any) -> bool:
-    """True when forward mode's dual numbers are among the operands (see pyautograd.forward)."""
-    return any(getattr(m, "_takes_over_matrix_ops", False) for m in operands)
-
-
-def _storage_of(m: Any) -> Storage:
-    """The values of a Matrix, or of forward mode's dual number."""
-    return m.value if _dual(m) else m.data
-
-
-def _reduce_dual(values: Any, reduction: str) -> Any:
-    """A loss's element-wise dual numbers, reduced (forward mode composes the generic ops)."""
-    if reduction == "none":
-        return values
-    return values.sum() if reduction == "sum" else values.mean()
+from ..matrix import Matrix, _lift, apply
+from ..ops import REDUCTIONS
 
 
 def _check_same_shape(op: str, prediction: Matrix, target: Matrix) -> None:
@@ -45,34 +23,9 @@ def _check_same_shape(op: str, prediction: Matrix, target: Matrix) -> None:
 
 
 def linear(x: Matrix, weight: Matrix, bias: Optional[Matrix] = None) -> Matrix:
-    """Y = X W^T + b as one node: no transposed copy of W, no separate add node.
-
-    dL/dX = dL/dY W,  dL/dW = dL/dY^T X,  dL/db = the column sums of dL/dY."""
-    if _dual(x, weight, bias):
-        y = x @ weight.T  # forward mode's dual numbers: the same maths from the generic ops
-        return y if bias is None else y + bias
-    xd, wd = x.data, weight.data  # the values backward reads, as the forward saw them
-    y = xd.matmul(wd, trans_other=True)
-    if bias is not None:
-        y += bias.data  # broadcast over the rows, in place: y is ours
-    result = _node(y, (x, weight) if bias is None else (x, weight, bias), "linear")
-    if result.requires_grad:
-        # dL/dX reads W and dL/dW reads X: refuse a backward after either changed in place
-        read = ([wd] if x.requires_grad else []) + ([xd] if weight.requires_grad else [])
-        result._saved = tuple((s._base or s, (s._base or s).version) for s in read)
-
-        def _gradient(grad: Storage) -> None:
-            if x.requires_grad:
-                _accumulate_matmul(x, grad, wd)
-            if weight.requires_grad:
-                _accumulate_matmul(weight, grad, xd, trans_a=True)
-            if bias is not None and bias.requires_grad:
-                _accumulate(bias, grad.unbroadcast(*bias.shape), owned=bias.shape != grad.shape)
-        result._gradient = _gradient
-    return result
-
-
-REDUCTIONS = ("mean", "sum", "none")
+    """Y = X W^T + b as one node (the row "linear" of pyautograd.ops): no transposed copy of W,
+    no separate add node. dL/dX = dL/dY W, dL/dW = dL/dY^T X, dL/db = the column sums of dL/dY."""
+    return apply(ops.LINEAR_LAYER, (x, weight) if bias is None else (x, weight, bias))
 
 
 class InputRangeError(ValueError, RuntimeError):
@@ -87,37 +40,6 @@ def check_reduction(op: str, reduction: str) -> str:
     return reduction
 
 
-def _loss_node(op: str, reduction: str, values: Storage, terms: Tuple[Any, ...]) -> Matrix:
-    """The loss node: element-wise `values` reduced by `reduction`.
-
-    `terms` holds (input, local, scale) triples: d(values)/d(input) = scale * local(); local()
-    may return a storage that is still in use (it is never modified). With a reduction, the
-    upstream gradient is a 1x1 whose value (divided by the count for "mean") folds into the
-    scale, so no gradient-sized temporary is made for it."""
-    check_reduction(op, reduction)
-    if reduction == "none":
-        out = values
-    else:
-        out = values.sum() if reduction == "sum" else values.mean()
-    result = _node(out, tuple(t[0] for t in terms), op)
-    if result.requires_grad:
-        divisor = float(values.nrow * values.ncol) if reduction == "mean" else 1.0
-
-        def _gradient(grad: Storage) -> None:
-            for node, local, scale in terms:
-                if not node.requires_grad:
-                    continue
-                if reduction == "none":
-                    _accumulate(node, local() * grad, scale=scale)
-                elif capturing():  # pyautograd.compile records: keep the 1x1 in a buffer,
-                    # never read it in Python (the same products, so the same bits)
-                    _accumulate(node, local() * (grad * scale / divisor))
-                else:
-                    _accumulate(node, local(), owned=False, scale=scale * grad.item() / divisor)
-        result._gradient = _gradient
-    return result
-
-
 def _same_shape_target(op: str, prediction: Any, target: Any) -> Tuple[Matrix, Matrix]:
     prediction = as_input(prediction, op)
     target = _lift(target)
@@ -129,12 +51,8 @@ def mse_loss(prediction: Matrix, target: Any, reduction: str = "mean") -> Matrix
     """(prediction - target)^2, averaged (or summed) over all elements unless reduction="none".
     dL/dprediction = 2 (prediction - target) (/ N for the mean)."""
     check_reduction("mse_loss", reduction)
-    if _dual(prediction, target):  # forward mode's dual numbers
-        return _reduce_dual((prediction - target) ** 2, reduction)
     prediction, target = _same_shape_target("mse_loss", prediction, target)
-    diff = prediction.data - target.data
-    return _loss_node("mse_loss", reduction, diff * diff,
-                      ((prediction, lambda: diff, 2.0), (target, lambda: diff, -2.0)))
+    return apply(ops.MSE_LOSS, (prediction, target), (reduction,))
 
 
 def _check_unit_interval(op: str, what: str, values: Storage) -> None:
@@ -163,22 +81,10 @@ def binary_cross_entropy(prediction: Matrix, target: Any, reduction: str = "mean
     [0, 1] raise InputRangeError (a ValueError and a RuntimeError, which PyTorch raises)."""
     op = "binary_cross_entropy"
     check_reduction(op, reduction)
-    if _dual(prediction, target):  # forward mode: the same maths, logs unclamped
-        target = target if _dual(target) else _lift(target)
-        _check_unit_interval(op, "input", _storage_of(prediction))
-        _check_unit_interval(op, "target", _storage_of(target))
-        return _reduce_dual(-(target * prediction.log() + (1.0 - target) * (1.0 - prediction).log()),
-                            reduction)
     prediction, target = _same_shape_target(op, prediction, target)
-    p, y = prediction.data, target.data
-    _check_unit_interval(op, "input", p)
-    _check_unit_interval(op, "target", y)
-    log_p = p.log().maximum(LOG_FLOOR)
-    log_1mp = (1.0 - p).log().maximum(LOG_FLOOR)
-    loss = -(y * log_p + (1.0 - y) * log_1mp)
-    return _loss_node(op, reduction, loss, (
-        (prediction, lambda: (p - y) / (p * (1.0 - p)).maximum(BCE_EPSILON), 1.0),
-        (target, lambda: log_1mp - log_p, 1.0)))
+    _check_unit_interval(op, "input", prediction.data)
+    _check_unit_interval(op, "target", target.data)
+    return apply(ops.BCE, (prediction, target), (reduction,))
 
 
 def binary_cross_entropy_with_logits(logits: Matrix, target: Any, reduction: str = "mean") -> Matrix:
@@ -187,14 +93,8 @@ def binary_cross_entropy_with_logits(logits: Matrix, target: Any, reduction: str
     dL/dz = sigmoid(z) - y; finite at logits of ±1e4 and beyond."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
-    if _dual(logits, target):  # forward mode's dual numbers
-        return _reduce_dual(logits.relu() - logits * target + ((-logits.abs()).exp() + 1.0).log(),
-                            reduction)
     logits, target = _same_shape_target(op, logits, target)
-    z, y = logits.data, target.data
-    loss = z.relu() - z * y + ((-z.abs()).exp() + 1.0).log()
-    return _loss_node(op, reduction, loss,
-                      ((logits, lambda: z.sigmoid() - y, 1.0), (target, lambda: z, -1.0)))
+    return apply(ops.BCE_WITH_LOGITS, (logits, target), (reduction,))
 
 
 def one_hot(classes: Any, num_classes: int, like: Any) -> Matrix:
@@ -208,7 +108,7 @@ def one_hot(classes: Any, num_classes: int, like: Any) -> Matrix:
                          f"{indices.min()}..{indices.max()}")
     hot = np.zeros((indices.size, num_classes))
     hot[np.arange(indices.size), indices] = 1.0
-    return Matrix(type(_storage_of(like)).from_array(hot), requires_grad=False)
+    return Matrix(type(like.data).from_array(hot), requires_grad=False)
 
 
 def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
@@ -225,7 +125,7 @@ def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
                               f"{label_smoothing!r}")
     logits = as_input(logits, op)
     n, c = logits.shape
-    if isinstance(target, Matrix) or _dual(target):
+    if isinstance(target, Matrix):
         hot = target
     else:
         hot = one_hot(target, c, logits)
@@ -242,10 +142,10 @@ def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
 
 
 def as_input(x: Any, op: str) -> Matrix:
-    """A layer's input as a Matrix: matrices (and forward mode's duals) pass through; NumPy
-    arrays, nested lists and numbers become constant matrices on the current backend;
-    anything else is a TypeError naming the layer."""
-    if isinstance(x, Matrix) or getattr(x, "_takes_over_matrix_ops", False):
+    """A layer's input as a Matrix: matrices pass through; NumPy arrays, nested lists and
+    numbers become constant matrices on the current backend; anything else is a TypeError
+    naming the layer."""
+    if isinstance(x, Matrix):
         return x
     if isinstance(x, (np.ndarray, list, tuple, int, float, np.number)) and not isinstance(x, bool):
         return Matrix(backends.current_storage().from_values(x, op), requires_grad=False)
@@ -257,43 +157,14 @@ def leaky_relu(x: Matrix, negative_slope: float = 0.01) -> Matrix:
     """x where x > 0, negative_slope * x elsewhere; the derivative is 1 or negative_slope
     (negative_slope at 0, as PyTorch)."""
     slope = as_scalar(negative_slope, "leaky_relu")
-    x = as_input(x, "leaky_relu")
-    positive = _storage_of(x) > 0.0
-    factor = positive + (1.0 - positive) * slope
-    if _dual(x):
-        return Dual(x.value * factor, x.tangent * factor)
-    result = _node(x.data * factor, (x,), "leaky_relu")
-    if result.requires_grad:
-        def _gradient(grad: Storage) -> None:
-            _accumulate(x, grad * factor)
-        result._gradient = _gradient
-    return result
-
-
-_erf = np.frompyfunc(math.erf, 1, 1)
+    return apply(ops.LEAKY_RELU, (as_input(x, "leaky_relu"),), (slope,))
 
 
 def gelu(x: Matrix) -> Matrix:
-    """x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, the exact (not tanh-approximated) GELU;
-    d/dx = Phi(x) + x phi(x). The storages have no erf kernel, so erf comes from Python's
-    math.erf over a NumPy copy of the values (to within an ulp of PyTorch's erf)."""
+    """x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, the exact (not tanh-approximated) GELU, with Phi
+    the row "normal_cdf" of pyautograd.ops; d/dx = Phi(x) + x phi(x)."""
     x = as_input(x, "gelu")
-    values = _storage_of(x).numpy()
-    cdf = 0.5 * (1.0 + _erf(values * SQRT1_2).astype(np.float64))
-    cls = type(_storage_of(x))
-    if _dual(x):
-        slope = cls.from_array(cdf + values * np.exp(-0.5 * values * values) * GELU_BETA)
-        return Dual(cls.from_array(values * cdf), x.tangent * slope)
-    result = _node(cls.from_array(values * cdf), (x,), "gelu")
-    if result.requires_grad:
-        owner = _storage_of(x)._base or _storage_of(x)  # `values` views its buffer on C
-        result._saved = ((owner, owner.version),)
-
-        def _gradient(grad: Storage) -> None:
-            pdf = np.exp(-0.5 * values * values) * GELU_BETA
-            _accumulate(x, grad * cls.from_array(cdf + values * pdf))
-        result._gradient = _gradient
-    return result
+    return x * apply(ops.NORMAL_CDF, (x,))
 
 
 def dropout(x: Matrix, p: float = 0.5, training: bool = True,
@@ -308,7 +179,7 @@ def dropout(x: Matrix, p: float = 0.5, training: bool = True,
     if p == 1.0:
         return x * 0.0
     keep = (rng if rng is not None else generator()).random(x.shape) >= p
-    mask = Matrix(type(_storage_of(x)).from_array(keep / (1.0 - p)), requires_grad=False)
+    mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
     return x * mask
 
 
