@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import pyautograd as ag
-from pyautograd.backends import carray as carray_module
 
+from conftest import needs_c
 from op_table import OPS, draw
 
-pytestmark = pytest.mark.skipif(not ag.backends.c_available(), reason="the C backend is not built")
+pytestmark = needs_c
 
 BIG = (300, 300)  # 720,000 bytes: a pooled buffer (small ones come from malloc)
 
@@ -112,6 +112,7 @@ class _CountingLib:
 
 
 def test_x_at_w_transpose_and_its_backward_run_no_transpose_kernel(c_backend, monkeypatch):
+    from pyautograd.backends import carray as carray_module  # imports only where C is built
     rng = np.random.default_rng(0)
     x = ag.mat(rng.standard_normal((8, 5)), requires_grad=False)
     w, b = ag.mat(rng.standard_normal((3, 5))), ag.mat(rng.standard_normal((1, 3)))

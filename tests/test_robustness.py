@@ -1,6 +1,5 @@
 """Trustworthy under abuse: memory returns at once, numerics follow IEEE 754 on every backend,
 threads do not disturb each other."""
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,11 +11,10 @@ import numpy as np
 import pytest
 
 import pyautograd as ag
-from pyautograd import nn
 from pyautograd.nn import functional as F
 
-C_BUILT = "c" in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c,verify").split(",")
-needs_c = pytest.mark.skipif(not C_BUILT, reason="C backend excluded by PYAUTOGRAD_TEST_BACKENDS")
+from conftest import needs_c
+
 
 
 def _python(code: str) -> str:

@@ -8,7 +8,9 @@ import pytest
 
 import pyautograd as ag
 
-if "c" not in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c").split(","):
+from conftest import C_ENABLED
+
+if not C_ENABLED:
     pytest.skip("the verify backend needs the C backend", allow_module_level=True)
 from pyautograd.backends.carray import CArray  # noqa: E402
 from pyautograd.demo import Config, train  # noqa: E402
