@@ -5,6 +5,7 @@ tests that need C are marked `needs_c` and skip only when the list leaves C out.
 while the list asks for it is an error here, never a silent skip."""
 import os
 
+import numpy as np
 import pytest
 
 import pyautograd
@@ -21,6 +22,27 @@ def pytest_configure(config):
             f"PYAUTOGRAD_TEST_BACKENDS={','.join(BACKENDS)} needs the C backend, but it did not "
             f"import ({backends.c_error()}); {backends.BUILD_HINT}, or leave c and verify out of "
             f"PYAUTOGRAD_TEST_BACKENDS")
+
+
+# The IEEE specials, the edges of the double range, and values whose exp overflows or is subnormal.
+SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, 5e-324, -5e-324,
+                    2.2250738585072014e-308, 1e-300, 1.0, -1.0, 0.5, 700.0, -720.0, -750.0, 1000.0,
+                    -1000.0])
+
+
+def fuzz_values(rng: np.random.Generator, shape) -> np.ndarray:
+    """Values to fuzz the kernels with, a quarter of each kind: normals at several scales, raw
+    64-bit patterns (every kind of double, subnormals and NaNs included), the specials, and
+    inputs whose exp is subnormal (-745 < x < -708), where C's vectorised exp and libm's differ."""
+    n = shape[0] * shape[1]
+    kind = rng.integers(0, 4, n)
+    out = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n)
+    with np.errstate(invalid="ignore"):
+        raw = rng.integers(0, 2 ** 63, n, dtype=np.int64).view(np.float64) * rng.choice([-1.0, 1.0], n)
+    out = np.where(kind == 1, raw, out)
+    out = np.where(kind == 2, rng.choice(SPECIAL, n), out)
+    out = np.where(kind == 3, rng.uniform(-745.2, -708.0, n), out)
+    return out.reshape(shape)
 
 
 @pytest.fixture(params=BACKENDS)
