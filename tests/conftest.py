@@ -4,6 +4,7 @@ C_ENABLED says whether that list needs the C build (`c`, or `verify`, which runs
 tests that need C are marked `needs_c` and skip only when the list leaves C out. A missing C build
 while the list asks for it is an error here, never a silent skip."""
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -43,6 +44,26 @@ def fuzz_values(rng: np.random.Generator, shape) -> np.ndarray:
     out = np.where(kind == 2, rng.choice(SPECIAL, n), out)
     out = np.where(kind == 3, rng.uniform(-745.2, -708.0, n), out)
     return out.reshape(shape)
+
+
+def in_threads(fn, args):
+    """fn(arg) on one thread per arg, all at once: their results in order, or the first exception
+    a thread raised (a thread's own exception would otherwise be only a warning)."""
+    results, errors = [None] * len(args), []
+
+    def run(i, arg):
+        try:
+            results[i] = fn(arg)
+        except BaseException as exc:  # handed to the test's thread
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(args)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 @pytest.fixture(params=BACKENDS)

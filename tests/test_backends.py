@@ -10,7 +10,7 @@ import pytest
 import pyautograd as ag
 from pyautograd import backends
 
-from conftest import C_ENABLED, needs_c
+from conftest import C_ENABLED, in_threads, needs_c
 
 # Imported before pyautograd, this hides the compiled extension as if it had never been built.
 HIDE_C = """
@@ -91,11 +91,7 @@ def test_backend_blocks_are_private_to_their_thread():
             seen[name] = (ag.get_backend(), ag.mat(1.0).backend)
             barrier.wait()
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in ("python", "c")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, ["python", "c"])
     assert seen == {"python": ("python", "python"), "c": ("c", "c")}
 
 

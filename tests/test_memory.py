@@ -1,12 +1,11 @@
 """Memory on the C backend: the buffer pool, and `.T` as a view that no kernel has to copy."""
-import threading
 
 import numpy as np
 import pytest
 
 import pyautograd as ag
 
-from conftest import needs_c
+from conftest import in_threads, needs_c
 from op_table import OPS, draw
 
 pytestmark = needs_c
@@ -65,22 +64,13 @@ def test_a_huge_shape_is_a_memory_error_naming_shape_and_bytes(c_backend):
 
 
 def test_threads_allocating_at_once_each_get_their_own_buffers(c_backend):
-    errors = []
-
     def work(seed):
         rng = np.random.default_rng(seed)
         for _ in range(30):
             values = rng.standard_normal((64, 64))  # 32 KiB: pooled
             m = ag.mat(values, requires_grad=False)
-            doubled = (m + m).numpy()
-            if not np.array_equal(doubled, 2 * values):
-                errors.append(seed)
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+            assert np.array_equal((m + m).numpy(), 2 * values), seed
+    in_threads(work, range(4))
 
 
 # -- .T is a view ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 import pyautograd as ag
 from pyautograd.nn import functional as F
 
-from conftest import needs_c
+from conftest import in_threads, needs_c
 
 
 
@@ -172,17 +172,12 @@ def test_two_threads_training_at_once_get_the_weights_of_running_one_after_the_o
     from pyautograd.demo import Config, train
     configs = [Config(backend="c", seed=1, epochs=15, n=400), Config(backend="c", seed=2, epochs=15, n=400)]
     alone = [train(cfg).model.parameters() for cfg in configs]
-    together = [None, None]
     barrier = threading.Barrier(2)
 
-    def run(i):
+    def run(cfg):
         barrier.wait()
-        together[i] = train(configs[i]).model.parameters()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        return train(cfg).model.parameters()
+    together = in_threads(run, configs)
     for a, b in zip(alone, together):
         for pa, pb in zip(a, b):
             assert np.array_equal(pa.numpy(), pb.numpy())
