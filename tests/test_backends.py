@@ -10,8 +10,7 @@ import pytest
 import pyautograd as ag
 from pyautograd import backends
 
-needs_c = pytest.mark.skipif("c" not in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c"),
-                             reason="C backend excluded by PYAUTOGRAD_TEST_BACKENDS")
+from conftest import C_ENABLED, in_threads, needs_c
 
 # Imported before pyautograd, this hides the compiled extension as if it had never been built.
 HIDE_C = """
@@ -62,7 +61,7 @@ def test_asking_for_c_without_the_build_raises():
 
 
 def test_set_backend_and_the_backend_block(backend_name):
-    other = "python" if backend_name == "c" or not backends.c_available() else "c"
+    other = "python" if backend_name == "c" or not C_ENABLED else "c"
     before = ag.get_backend()
     with ag.backend(other):
         assert ag.get_backend() == other and ag.mat(1.0).backend == other
@@ -81,6 +80,7 @@ def test_set_backend_and_the_backend_block(backend_name):
         ag.set_backend(previous)
 
 
+@needs_c
 def test_backend_blocks_are_private_to_their_thread():
     seen = {}
     barrier = threading.Barrier(2)
@@ -91,14 +91,7 @@ def test_backend_blocks_are_private_to_their_thread():
             seen[name] = (ag.get_backend(), ag.mat(1.0).backend)
             barrier.wait()
 
-    names = ["python", "c"] if backends.c_available() else ["python", "python"]
-    threads = [threading.Thread(target=worker, args=(n,)) for n in set(names)]
-    if len(threads) == 1:
-        pytest.skip("needs two backends")
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, ["python", "c"])
     assert seen == {"python": ("python", "python"), "c": ("c", "c")}
 
 
@@ -121,7 +114,7 @@ def test_mixing_backends_raises_and_to_converts_with_gradient():
 
 def test_the_storage_classes_report_their_names():
     assert backends.storage_class("python").backend_name == "python"
-    if backends.c_available():
+    if C_ENABLED:
         assert backends.storage_class("c").backend_name == "c"
 
 

@@ -1,20 +1,10 @@
 """examples/classify_blobs.py (issue 12): trains, predicts with argmax, and evaluates with masks
 and row indexing, on every backend."""
-import importlib.util
-import pathlib
-
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "classify_blobs.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("classify_blobs", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_lecture import load
 
 
 def test_the_classifier_learns_and_its_evaluation_agrees_with_numpy(backend_name):
-    ex = _load()
+    ex = load("classify_blobs")
     model, X, y = ex.train(epochs=15)
     accuracy, per_class = ex.evaluate(model, X, y)
     logits = model(X).numpy()

@@ -1,9 +1,9 @@
 """Several threads backpropagating into one shared leaf lose no gradient, as in PyTorch."""
-import threading
-
 import numpy as np
 
 import pyautograd as ag
+
+from conftest import in_threads
 
 
 def test_threads_backpropagating_into_one_leaf_add_every_gradient(backend_name):
@@ -14,13 +14,9 @@ def test_threads_backpropagating_into_one_leaf_add_every_gradient(backend_name):
     one = w.grad.numpy().copy()
     w.zero_grad()
 
-    def work():
+    def work(_):
         with ag.backend(backend_name):  # the backend choice is per thread
             for _ in range(50):
                 (w @ x).sigmoid().mean().backward()
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, range(4))
     np.testing.assert_allclose(w.grad.numpy(), 200 * one, rtol=1e-12)

@@ -2,7 +2,6 @@
 round badly. Each row: never a crash, a clear error where the input is at fault, the right number
 otherwise."""
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,8 +12,8 @@ import pytest
 import pyautograd as ag
 from pyautograd.backends import list2d
 
-C_BUILT = "c" in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c,verify").split(",")
-needs_c = pytest.mark.skipif(not C_BUILT, reason="C backend excluded by PYAUTOGRAD_TEST_BACKENDS")
+from conftest import C_ENABLED, needs_c
+
 
 
 def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -124,7 +123,7 @@ def test_pairwise_sums_agree_bit_for_bit_across_backends():
     for n in (1, 7, 8, 9, 127, 128, 129, 255, 256, 1000, 4099, 100_003):
         values = rng.standard_normal((1, n)) * 10.0 ** rng.integers(-5, 6, (1, n))
         sums = []
-        for backend in ("python", "c") if C_BUILT else ("python",):
+        for backend in ("python", "c") if C_ENABLED else ("python",):
             with ag.backend(backend):
                 m = ag.mat(values)
                 sums.append((m.sum().item(), m.mean().item(), m.T.sum(axis=0).item()))

@@ -1,6 +1,5 @@
 """Trustworthy under abuse: memory returns at once, numerics follow IEEE 754 on every backend,
 threads do not disturb each other."""
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,11 +11,10 @@ import numpy as np
 import pytest
 
 import pyautograd as ag
-from pyautograd import nn
 from pyautograd.nn import functional as F
 
-C_BUILT = "c" in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c,verify").split(",")
-needs_c = pytest.mark.skipif(not C_BUILT, reason="C backend excluded by PYAUTOGRAD_TEST_BACKENDS")
+from conftest import in_threads, needs_c
+
 
 
 def _python(code: str) -> str:
@@ -174,17 +172,12 @@ def test_two_threads_training_at_once_get_the_weights_of_running_one_after_the_o
     from pyautograd.demo import Config, train
     configs = [Config(backend="c", seed=1, epochs=15, n=400), Config(backend="c", seed=2, epochs=15, n=400)]
     alone = [train(cfg).model.parameters() for cfg in configs]
-    together = [None, None]
     barrier = threading.Barrier(2)
 
-    def run(i):
+    def run(cfg):
         barrier.wait()
-        together[i] = train(configs[i]).model.parameters()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        return train(cfg).model.parameters()
+    together = in_threads(run, configs)
     for a, b in zip(alone, together):
         for pa, pb in zip(a, b):
             assert np.array_equal(pa.numpy(), pb.numpy())

@@ -8,7 +8,9 @@ import pytest
 
 import pyautograd as ag
 
-if "c" not in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c").split(","):
+from conftest import C_ENABLED, fuzz_values
+
+if not C_ENABLED:
     pytest.skip("the verify backend needs the C backend", allow_module_level=True)
 from pyautograd.backends.carray import CArray  # noqa: E402
 from pyautograd.demo import Config, train  # noqa: E402
@@ -102,22 +104,6 @@ def test_a_matmul_off_by_more_than_its_rounding_bound_is_caught(monkeypatch):
 # -- tolerances: correct results are never reported as divergences ------------------------------
 # PYAUTOGRAD_VERIFY_FUZZ cases (default 400); run once with 100000 before changing a tolerance.
 VERIFY_FUZZ = int(os.environ.get("PYAUTOGRAD_VERIFY_FUZZ", "400"))
-_SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, 5e-324, -5e-324, 1.0,
-                     -1.0, 2.2250738585072014e-308, 700.0, -720.0])
-
-
-def _fuzz_values(rng, shape):
-    """Normals at several scales, raw bit patterns, the specials, and inputs whose exp is
-    subnormal (-745 < x < -708), where C's vectorised exp and libm's differ by an ulp."""
-    n = shape[0] * shape[1]
-    kind = rng.integers(0, 4, n)
-    out = rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n)
-    with np.errstate(invalid="ignore"):
-        raw = rng.integers(0, 2 ** 63, n, dtype=np.int64).view(np.float64) * rng.choice([-1.0, 1.0], n)
-    out = np.where(kind == 1, raw, out)
-    out = np.where(kind == 2, rng.choice(_SPECIAL, n), out)
-    out = np.where(kind == 3, rng.uniform(-745.2, -708.0, n), out)
-    return out.reshape(shape)
 
 
 def _fuzz_case(rng):
@@ -125,7 +111,7 @@ def _fuzz_case(rng):
     from pyautograd.backends.verify import VerifyArray
 
     def m(*shape):
-        return VerifyArray.from_array(_fuzz_values(rng, shape))
+        return VerifyArray.from_array(fuzz_values(rng, shape))
     r, c, k = (int(v) for v in rng.integers(1, 20, 3))
     x = m(r, c)
     op = rng.integers(0, 9)
