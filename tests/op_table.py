@@ -36,10 +36,50 @@ def _torch():
 
 
 def _positions(a):
-    """Row positions as a Matrix of floats, on a's backend (a Dual's too): rows 1, 1, 0."""
+    """Row positions as a Matrix of floats, on a's backend: rows 1, 1, 0."""
     ag = _ag()
-    with ag.backend(a.backend if isinstance(a, ag.Matrix) else type(a.value).backend_name):
+    with ag.backend(a.backend):
         return ag.mat([[1.0, 1.0, 0.0]], requires_grad=False)
+
+
+def _round_trip(a):
+    """a on another backend and back (the row "to" both ways), with an op in between."""
+    import pyautograd.backends as backends
+    other = "python" if a.backend != "python" else ("c" if backends.c_available() else "python")
+    return a.to(other).exp().to(a.backend)
+
+
+def _F():
+    return _ag().nn.functional
+
+
+def _tF():
+    return _torch().nn.functional
+
+
+def _scalar(t):
+    """A torch loss (0-d) as the 1x1 pyautograd gives."""
+    return t.reshape(1, 1)
+
+
+CLASSES = [1, 0, 3]  # cross-entropy's class targets for a (3, 4) input
+
+
+def _np_bce(p, y):
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def _np_bce_logits(z, y):
+    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+
+
+def _np_cross_entropy(z, classes=CLASSES):
+    return -_np_log_softmax(z)[np.arange(len(classes)), classes].mean(keepdims=True).reshape(1, 1)
+
+
+def _np_gelu(x):
+    from math import erf
+    return x * 0.5 * (1 + np.vectorize(erf)(x / np.sqrt(2)))
 
 
 @dataclass(frozen=True)
@@ -49,7 +89,7 @@ class Op:
     fn: Callable  # pyautograd matrices -> Matrix
     ref: Callable  # numpy arrays -> array
     torch: Optional[Callable]  # torch tensors -> tensor
-    domain: str = "any"  # "any", "positive" (0.5..2), "nonzero" (|x| in 0.5..2)
+    domain: str = "any"  # "any", "positive" (0.5..2), "nonzero" (|x| in 0.5..2), "unit" (0.1..0.9)
 
     def __str__(self):
         return self.name
@@ -107,6 +147,8 @@ OPS = [
        lambda a: a[[2, 0, 2, -1]]),
     Op("getitem_gather_cols", ((3, 4),), lambda a: a[1:, np.array([3, 3, 0])],
        lambda a: a[1:, [3, 3, 0]], lambda a: a[1:, [3, 3, 0]]),
+    Op("getitem_squared", ((3, 4),), lambda a: a[[2, 0, 2]].square(), lambda a: a[[2, 0, 2]] ** 2,
+       lambda a: a[[2, 0, 2]].square()),
     Op("getitem_matrix", ((3, 4),), lambda a: a[_positions(a)], lambda a: a[[1, 1, 0]],
        lambda a: a[[1, 1, 0]]),
     Op("reshape", ((3, 4),), lambda a: a.reshape(2, -1), lambda a: a.reshape(2, 6),
@@ -151,13 +193,50 @@ OPS = [
     Op("composite", ((3, 4), (4, 2)), lambda a, b: ((a @ b).sigmoid() * 2 - (a @ b).tanh()).mean(0),
        lambda a, b: (_np_sigmoid(a @ b) * 2 - np.tanh(a @ b)).mean(0, keepdims=True),
        lambda a, b: ((a @ b).sigmoid() * 2 - (a @ b).tanh()).mean(0, keepdim=True)),
+    # the fused nodes of nn.functional: rows of the rule table like any other op
+    Op("linear", ((3, 4), (2, 4), (1, 2)), lambda x, w, b: _F().linear(x, w, b),
+       lambda x, w, b: x @ w.T + b, lambda x, w, b: _tF().linear(x, w, b.reshape(-1))),
+    Op("linear_no_bias", ((3, 4), (2, 4)), lambda x, w: _F().linear(x, w),
+       lambda x, w: x @ w.T, lambda x, w: _tF().linear(x, w)),
+    Op("mse_loss", ((3, 4), (3, 4)), lambda p, t: _F().mse_loss(p, t),
+       lambda p, t: ((p - t) ** 2).mean(keepdims=True), lambda p, t: _scalar(_tF().mse_loss(p, t))),
+    Op("mse_loss_sum", ((3, 4), (3, 4)), lambda p, t: _F().mse_loss(p, t, reduction="sum"),
+       lambda p, t: ((p - t) ** 2).sum(keepdims=True),
+       lambda p, t: _scalar(_tF().mse_loss(p, t, reduction="sum"))),
+    Op("mse_loss_none", ((3, 4), (3, 4)), lambda p, t: _F().mse_loss(p, t, reduction="none"),
+       lambda p, t: (p - t) ** 2, lambda p, t: _tF().mse_loss(p, t, reduction="none")),
+    Op("binary_cross_entropy", ((3, 4), (3, 4)), lambda p, y: _F().binary_cross_entropy(p, y),
+       lambda p, y: _np_bce(p, y).mean(keepdims=True),
+       lambda p, y: _scalar(_tF().binary_cross_entropy(p, y)), "unit"),
+    Op("binary_cross_entropy_none", ((3, 4), (3, 4)),
+       lambda p, y: _F().binary_cross_entropy(p, y, reduction="none"), _np_bce,
+       lambda p, y: _tF().binary_cross_entropy(p, y, reduction="none"), "unit"),
+    Op("bce_with_logits", ((3, 4), (3, 4)), lambda z, y: _F().binary_cross_entropy_with_logits(z, y),
+       lambda z, y: _np_bce_logits(z, y).mean(keepdims=True),
+       lambda z, y: _scalar(_tF().binary_cross_entropy_with_logits(z, y))),
+    Op("bce_with_logits_sum", ((3, 4), (3, 4)),
+       lambda z, y: _F().binary_cross_entropy_with_logits(z, y, reduction="sum"),
+       lambda z, y: _np_bce_logits(z, y).sum(keepdims=True),
+       lambda z, y: _scalar(_tF().binary_cross_entropy_with_logits(z, y, reduction="sum"))),
+    Op("cross_entropy", ((3, 4),), lambda z: _F().cross_entropy(z, CLASSES), _np_cross_entropy,
+       lambda z: _scalar(_tF().cross_entropy(z, _torch().tensor(CLASSES)))),
+    Op("cross_entropy_probs", ((3, 4), (3, 4)), lambda z, q: _F().cross_entropy(z, q.softmax(1)),
+       lambda z, q: -(_np_softmax(q) * _np_log_softmax(z)).sum(1).mean(keepdims=True).reshape(1, 1),
+       lambda z, q: _scalar(_tF().cross_entropy(z, q.softmax(1)))),
+    Op("leaky_relu", ((3, 4),), lambda x: _F().leaky_relu(x, 0.1),
+       lambda x: np.where(x > 0, x, 0.1 * x), lambda x: _tF().leaky_relu(x, 0.1), "nonzero"),
+    Op("gelu", ((3, 4),), lambda x: _F().gelu(x), _np_gelu, lambda x: _tF().gelu(x)),
+    Op("to", ((3, 4),), _round_trip, np.exp, lambda a: a.exp()),
 ]
 
 
 def draw(rng: np.random.Generator, shape, domain: str) -> np.ndarray:
-    """Random inputs for an op; 'nonzero' and 'positive' stay in 0.5..2 in magnitude."""
+    """Random inputs for an op; 'nonzero' and 'positive' stay in 0.5..2 in magnitude, 'unit'
+    (probabilities) in 0.1..0.9."""
     if domain == "any":
         return rng.standard_normal(shape)
+    if domain == "unit":
+        return rng.uniform(0.1, 0.9, shape)
     magnitude = rng.uniform(0.5, 2.0, shape)
     if domain == "positive":
         return magnitude
