@@ -451,53 +451,14 @@ class Matrix:
         """The block self[rows][:, cols] for int64 position arrays (reverse rules use it)."""
         return apply(ops.GETITEM, (self,), (rows, cols))
 
-    # -- element-wise functions: the derivatives are in the rows of pyautograd.ops --------------
-    def sqrt(self) -> "Matrix":
-        """sqrt(x); d/dx = 1 / (2 sqrt(x))."""
-        return _apply1(ops.SQRT, self)
-
-    def square(self) -> "Matrix":
-        """x^2; d/dx = 2x."""
-        return _apply1(ops.SQUARE, self)
-
-    def log1p(self) -> "Matrix":
-        """log(1 + x), accurate near 0; d/dx = 1 / (1 + x)."""
-        return _apply1(ops.LOG1P, self)
-
-    def expm1(self) -> "Matrix":
-        """e^x - 1, accurate near 0; d/dx = e^x."""
-        return _apply1(ops.EXPM1, self)
-
+    # -- element-wise functions: sqrt, exp, log, sigmoid, ... are made from pyautograd.ops.METHODS
+    # below the class; their derivatives are in those rows.
     def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> "Matrix":
         """x limited to [min, max] (either may be None); min > max gives max everywhere, NaN
         stays NaN, as in PyTorch. dY/dx = 1 where min <= x <= max, else 0."""
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given (not None)")
         return apply(ops.CLAMP, (self,), (min, max))
-
-    def exp(self) -> "Matrix":
-        """e^x; its derivative is itself: dA/dZ = A."""
-        return _apply1(ops.EXP, self)
-
-    def log(self) -> "Matrix":
-        """Natural logarithm; d/dx log(x) = 1/x."""
-        return _apply1(ops.LOG, self)
-
-    def sigmoid(self) -> "Matrix":
-        """A = sigma(Z) = 1 / (1 + e^-Z); dA/dZ = sigma(Z)(1 - sigma(Z)) = A(1 - A)."""
-        return _apply1(ops.SIGMOID, self)
-
-    def tanh(self) -> "Matrix":
-        """tanh(x); d/dx tanh(x) = 1 - tanh(x)^2."""
-        return _apply1(ops.TANH, self)
-
-    def relu(self) -> "Matrix":
-        """max(x, 0); the derivative is 1 where x > 0 and 0 elsewhere (0 at x = 0, as PyTorch)."""
-        return _apply1(ops.RELU, self)
-
-    def abs(self) -> "Matrix":
-        """|x|; the derivative is sign(x), 0 at x = 0 (as PyTorch)."""
-        return _apply1(ops.ABS, self)
 
     def __abs__(self) -> "Matrix":
         return self.abs()
@@ -552,6 +513,19 @@ class Matrix:
         return (1, 0)
 
 
+
+
+def _method(row: Rule) -> Any:
+    def elementwise(self: Matrix) -> Matrix:
+        return _apply1(row, self)
+    elementwise.__name__ = elementwise.__qualname__ = row.name
+    elementwise.__doc__ = f"{row.doc} {row.formula}."
+    elementwise.__annotations__ = {"return": "Matrix"}
+    return elementwise
+
+
+for _row in ops.METHODS:  # m.sqrt(), m.exp(), m.sigmoid(), ...: one method per row of the table
+    setattr(Matrix, _row.name, _method(_row))
 
 
 def stable_softmax(x: Matrix, axis: Optional[int], log: bool, dim: Optional[int] = None) -> Matrix:

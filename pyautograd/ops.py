@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -51,11 +51,11 @@ class Rule:
     """One op: value, reverse rule, forward rule (derived from `kind` or given), formula."""
 
     __slots__ = ("name", "value", "vjp", "jvp", "kind", "formula", "reads", "_reads_for",
-                 "elementwise_vjp", "reads_one")
+                 "elementwise_vjp", "reads_one", "doc")
 
     def __init__(self, name: str, value: Callable[..., Storage], vjp: Callable[..., Tuple],
                  kind: str, formula: str, reads: Sequence[Sequence[int]] = (),
-                 jvp: Optional[Callable[..., Any]] = None) -> None:
+                 jvp: Optional[Callable[..., Any]] = None, doc: str = "") -> None:
         if kind not in (ELEMENTWISE, LINEAR, REDUCED, OTHER):
             raise ValueError(f"rule {name!r}: unknown kind {kind!r}")
         self.name, self.value, self.vjp, self.kind = name, value, vjp, kind
@@ -65,7 +65,7 @@ class Rule:
         reads = tuple(tuple(r) for r in reads)
         # () when no gradient reads anything: the op then records no versions at all
         self.reads = reads if any(reads) else ()
-        self.formula, self.jvp = formula, jvp
+        self.formula, self.jvp, self.doc = formula, jvp, doc
         self._reads_for: Dict[Tuple[bool, ...], Tuple[int, ...]] = {}
         self.reads_one = self.reads_for((True,))  # what a one-operand op reads
 
@@ -105,11 +105,25 @@ def _reducing_vjp(vjp: Callable[..., Tuple]) -> Callable[..., Tuple]:
 
 def rule(name: str, value: Callable[..., Storage], vjp: Callable[..., Tuple], kind: str,
          formula: str, reads: Sequence[Sequence[int]] = (),
-         jvp: Optional[Callable[..., Any]] = None) -> Rule:
+         jvp: Optional[Callable[..., Any]] = None, doc: str = "") -> Rule:
     """Define the op `name` (once: a second definition is an error) and return its row."""
     if name in RULES:
         raise ValueError(f"rule {name!r} is defined twice")
-    RULES[name] = row = Rule(name, value, vjp, kind, formula, reads, jvp)
+    RULES[name] = row = Rule(name, value, vjp, kind, formula, reads, jvp, doc)
+    return row
+
+
+# The element-wise functions that are Matrix methods (m.sqrt(), m.exp(), ...): Matrix gets one
+# method per row of this list, named after it, documented by its `doc` and formula.
+METHODS: List[Rule] = []
+
+
+def method_rule(name: str, vjp: Callable[..., Tuple], formula: str, reads: Sequence[Sequence[int]],
+                doc: str) -> Rule:
+    """An element-wise function of one matrix, computed by the storage method `name` (the
+    kernel), differentiated by `vjp`, and offered as the Matrix method `name`."""
+    row = rule(name, method(name), vjp, ELEMENTWISE, formula, reads, doc=doc)
+    METHODS.append(row)
     return row
 
 
@@ -351,30 +365,32 @@ TO = rule("to", lambda a, cls, home: cls.from_array(a.numpy()),
 
 # -- element-wise functions -------------------------------------------------------------------
 
-SQRT = rule("sqrt", method("sqrt"), lambda g, y, n, a: (g / (y * 2.0),), ELEMENTWISE,
-            "Y = sqrt(A): dY/dA = 1/(2 sqrt(A)) = 1/(2Y)", ((OUT,),))
-SQUARE = rule("square", method("square"), lambda g, y, n, a: (g * (a * 2.0),), ELEMENTWISE,
-              "Y = A^2: dY/dA = 2A", ((0,),))
-LOG1P = rule("log1p", method("log1p"), lambda g, y, n, a: (g / (a + 1.0),), ELEMENTWISE,
-             "Y = log(1 + A): dY/dA = 1/(1 + A)", ((0,),))
-EXPM1 = rule("expm1", method("expm1"), lambda g, y, n, a: (g * (y + 1.0),), ELEMENTWISE,
-             "Y = e^A - 1: dY/dA = e^A = Y + 1", ((OUT,),))
-EXP = rule("exp", method("exp"), lambda g, y, n, a: (g * y,), ELEMENTWISE,
-           "Y = e^A: dY/dA = e^A = Y", ((OUT,),))
-LOG = rule("log", method("log"), lambda g, y, n, a: (g / a,), ELEMENTWISE,
-           "Y = log A: dY/dA = 1/A", ((0,),))
-SIGMOID = rule("sigmoid", method("sigmoid"), lambda g, y, n, a: (y.dsigmoid(g),), ELEMENTWISE,
-               "A = sigma(Z): dA/dZ = sigma(Z)(1 - sigma(Z)) = A(1 - A)", ((OUT,),))
+SQRT = method_rule("sqrt", lambda g, y, n, a: (g / (y * 2.0),),
+                   "Y = sqrt(A): dY/dA = 1/(2 sqrt(A)) = 1/(2Y)", ((OUT,),), "The square root.")
+SQUARE = method_rule("square", lambda g, y, n, a: (g * (a * 2.0),), "Y = A^2: dY/dA = 2A",
+                     ((0,),), "x * x.")
+LOG1P = method_rule("log1p", lambda g, y, n, a: (g / (a + 1.0),),
+                    "Y = log(1 + A): dY/dA = 1/(1 + A)", ((0,),), "log(1 + x), accurate near 0.")
+EXPM1 = method_rule("expm1", lambda g, y, n, a: (g * (y + 1.0),), "Y = e^A - 1: dY/dA = e^A = Y + 1",
+                    ((OUT,),), "e^x - 1, accurate near 0.")
+EXP = method_rule("exp", lambda g, y, n, a: (g * y,), "Y = e^A: dY/dA = e^A = Y", ((OUT,),),
+                  "e^x; its derivative is itself.")
+LOG = method_rule("log", lambda g, y, n, a: (g / a,), "Y = log A: dY/dA = 1/A", ((0,),),
+                  "The natural logarithm (-inf at 0, NaN below, as IEEE 754).")
+SIGMOID = method_rule("sigmoid", lambda g, y, n, a: (y.dsigmoid(g),),
+                      "A = sigma(Z): dA/dZ = sigma(Z)(1 - sigma(Z)) = A(1 - A)", ((OUT,),),
+                      "sigma(z) = 1 / (1 + e^-z), computed so that it never overflows.")
 DSIGMOID = rule("dsigmoid", lambda y, g: y.dsigmoid(g),
                 lambda gg, out, n, y, g: (gg * g * (1.0 - y * 2.0) if n[0] else None,
                                           y.dsigmoid(gg) if n[1] else None),
                 ELEMENTWISE, "Y = A(1 - A) G: dY/dA = (1 - 2A) G, dY/dG = A(1 - A)", ((0, 1), (0,)))
-TANH = rule("tanh", method("tanh"), lambda g, y, n, a: ((1.0 - y * y) * g,), ELEMENTWISE,
-            "Y = tanh A: dY/dA = 1 - Y^2", ((OUT,),))
-RELU = rule("relu", method("relu"), lambda g, y, n, a: ((a > 0.0) * g,), ELEMENTWISE,
-            "Y = max(A, 0): dY/dA = 1 where A > 0, else 0", ((0,),))
-ABS = rule("abs", method("abs"), lambda g, y, n, a: (sign(a) * g,), ELEMENTWISE,
-           "Y = |A|: dY/dA = sign(A)", ((0,),))
+TANH = method_rule("tanh", lambda g, y, n, a: ((1.0 - y * y) * g,), "Y = tanh A: dY/dA = 1 - Y^2",
+                   ((OUT,),), "The hyperbolic tangent.")
+RELU = method_rule("relu", lambda g, y, n, a: ((a > 0.0) * g,),
+                   "Y = max(A, 0): dY/dA = 1 where A > 0, else 0", ((0,),),
+                   "max(x, 0); the derivative is 0 at x = 0, as PyTorch's.")
+ABS = method_rule("abs", lambda g, y, n, a: (sign(a) * g,), "Y = |A|: dY/dA = sign(A)", ((0,),),
+                  "|x|; the derivative is 0 at x = 0, as PyTorch's.")
 
 
 def clamped(x: Any, low: Optional[float], high: Optional[float]) -> Any:
