@@ -223,4 +223,49 @@ def train(quick: bool) -> List[Case]:
             for kind in STEPS for n, d, h in sizes]
 
 
-SUITES = {"kernels": kernels, "overhead": overhead, "train": train, "portable": portable}
+HVP_INPUTS = 1000  # issue 11: a Hessian-vector product at n = 1,000 inputs costs at most 5 gradients
+
+
+def _scalar_function(n: int, seed: int = 0):
+    """f(x) = sum(sigmoid(tanh(x A) b)) + 0.01 |x|^2 for a (1, n) x, in NumPy arrays (A, b) and
+    as a function of the library's matrices or of torch tensors (the same maths)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((n, 64)) / 30, rng.standard_normal((64, 1)) / 8
+    x, v = rng.standard_normal((1, n)), rng.standard_normal((1, n))
+
+    def f(x, a, b):
+        return ((x @ a).tanh() @ b).sigmoid().sum() + (x * x).sum() * 0.01
+    return f, a, b, x, v
+
+
+def derivatives(quick: bool) -> List[Case]:
+    """A gradient and a Hessian-vector product (reverse over reverse) of one scalar function."""
+    n = 50 if quick else HVP_INPUTS
+    f, a, b, x, v = _scalar_function(n)
+    gradient, hvp = {}, {}
+    for backend in ("c", "python"):
+        with ag.backend(backend):
+            A, B, X, V = (ag.mat(m, requires_grad=False) for m in (a, b, x, v))
+
+        def ours(m, A=A, B=B):
+            return f(m, A, B)
+        gradient[f"pyautograd-{backend}"] = lambda ours=ours, X=X: ag.grad(ours)(X)
+        hvp[f"pyautograd-{backend}"] = lambda ours=ours, X=X, V=V: ag.hvp(ours, X, V)
+    if torch is not None:
+        ta, tb, tv = _torch(a), _torch(b), _torch(v)
+
+        def torch_grad(create_graph: bool = False):
+            tx = _torch(x, True)
+            return tx, torch.autograd.grad(f(tx, ta, tb), tx, create_graph=create_graph)[0]
+
+        def torch_hvp():
+            tx, g = torch_grad(create_graph=True)
+            return torch.autograd.grad((g * tv).sum(), tx)[0]
+        gradient["torch"] = lambda: torch_grad()[1]
+        hvp["torch"] = torch_hvp
+    return [Case("derivatives", f"gradient n={n}", gradient),
+            Case("derivatives", f"hvp n={n}", hvp)]
+
+
+SUITES = {"kernels": kernels, "overhead": overhead, "train": train, "portable": portable,
+          "derivatives": derivatives}

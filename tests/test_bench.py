@@ -18,7 +18,7 @@ from bench.suites import SUITES  # noqa: E402
 
 # Relative tolerance per suite: kernels and train steps sum in different orders in each library
 # (matmul blocking, reductions), the 1x1 overhead rows add two small integers exactly.
-RTOL = {"kernels": 1e-10, "overhead": 0.0, "train": 1e-10, "portable": 1e-10}
+RTOL = {"kernels": 1e-10, "overhead": 0.0, "train": 1e-10, "portable": 1e-10, "derivatives": 1e-10}
 
 
 def as_array(value) -> np.ndarray:
@@ -116,9 +116,10 @@ def test_targets_are_issue_10s_for_both_train_steps_on_one_thread_only():
                measured("kernels", "matmul n=512", pyautograd_c=1.0, numpy=0.96)]
     lines = report.check_targets(results)
     # 2 rows x 3 train targets, 1 matmul; nothing from the 2-thread row; then issue 15's
-    # compiled targets, not measured here
-    assert len(lines) == 11
-    assert all(line.endswith("not measured") and "compiled" in line for line in lines[7:])
+    # compiled targets and issue 11's hvp / gradient, not measured here
+    assert len(lines) == 12
+    assert all(line.endswith("not measured") and "compiled" in line for line in lines[7:11])
+    assert lines[11].endswith("not measured") and "hvp" in lines[11]
     assert lines[0].endswith("matmul n=512, numpy / pyautograd-c: 0.96 (target >= 0.95) met")
     assert lines[1].endswith("lecture (N,D,H)=(64,16,32), pyautograd-c / torch: 0.29 (target <= 0.3) met")
     assert lines[2].endswith("lecture (N,D,H)=(64,16,32), pyautograd-c / numpy: 1.71 (target <= 1.6) MISSED")
@@ -186,3 +187,17 @@ def test_the_report_covers_every_suite_table_json_and_plot(tmp_path):
     pytest.importorskip("matplotlib")
     assert report.write_plot(results, str(tmp_path / "bench.png"))
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_hvp_target_compares_the_two_derivative_rows():
+    """hvp / gradient is a ratio between rows: measured from both, reported met or missed."""
+    def row(name, median):
+        case = harness.Case("derivatives", name, {})
+        case.medians["pyautograd-c"] = median
+        return case
+    n = report.HVP_INPUTS
+    lines = report.check_targets([(1, row(f"hvp n={n}", 3.0)), (1, row(f"gradient n={n}", 1.0))])
+    assert f"- derivatives: hvp n={n} / gradient n={n}, pyautograd-c: 3.00 (target <= 5.0) met" in lines
+    lines = report.check_targets([(1, row(f"hvp n={n}", 6.0)), (1, row(f"gradient n={n}", 1.0))])
+    assert any(line.endswith("6.00 (target <= 5.0) MISSED") for line in lines)
+    assert any("not measured" in line and "hvp" in line for line in report.check_targets([]))
