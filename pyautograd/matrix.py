@@ -42,7 +42,7 @@ _RELEASED = Rule("released", _released_vjp, _released_vjp, ops.OTHER, "(released
 class Matrix:
     """A 2-D float64 matrix that records the operations made with it, for reverse-mode autodiff."""
 
-    __slots__ = ("data", "_grad", "requires_grad", "_children", "_rule", "_args", "_needs", "_op",
+    __slots__ = ("_data", "_grad", "requires_grad", "_children", "_rule", "_args", "_needs", "_op",
                  "_seq", "_saved", "_tangent", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators
     _takes_over_storage_ops = True  # storage (op) Matrix defers to Matrix's reflected operators
@@ -51,10 +51,10 @@ class Matrix:
         if isinstance(values, Storage):
             data = values
         elif isinstance(values, Matrix):
-            data = values.data.copy()
+            data = values._data.copy()
         else:
             data = backends.current_storage().from_values(values, "Matrix")
-        self.data: Storage = data
+        self._data: Storage = data
         self._grad: Optional[Storage] = None
         self.requires_grad: bool = bool(requires_grad)
         self._children: Tuple[Any, ...] = ()
@@ -62,6 +62,36 @@ class Matrix:
         self._op = ""
         self._seq = _next_number()
         self._saved: Tuple = ()
+
+    # -- the values -----------------------------------------------------------------------------
+    @property
+    def data(self) -> Storage:
+        """The values: a storage object of the matrix's backend (arithmetic on it records no
+        graph, which is what parameter updates under no_grad want)."""
+        return self._data
+
+    @data.setter
+    def data(self, values: Any) -> None:
+        """Replace the values (PyTorch's `p.data = t`): a storage of the same backend, a Matrix
+        (its values), or anything Matrix() accepts (a NumPy array, nested lists), converted to
+        this matrix's backend; anything else is a TypeError here, not a failure later."""
+        cls = type(self._data)
+        if type(values) is cls:  # `p.data -= lr * p.grad` assigns the same storage back
+            self._data = values
+            return
+        if isinstance(values, Matrix):
+            values = values._data
+        if isinstance(values, Storage):
+            if type(values) is not cls:
+                raise TypeError(f"data: the new values are on backend {values.backend_name!r}, "
+                                f"this matrix on {self.backend!r}; convert them with .to(name)")
+            self._data = values
+            return
+        if isinstance(values, (np.ndarray, list, tuple)) or _is_number(values):
+            self._data = cls.from_values(values, "data")
+            return
+        raise TypeError(f"data: expected a storage of backend {self.backend!r}, a Matrix, a NumPy "
+                        f"array or nested lists of numbers, got {type(values).__name__}")
 
     # -- the gradient ---------------------------------------------------------------------------
     @property
@@ -72,7 +102,7 @@ class Matrix:
         skips the matrix (`m.grad += g` keeps its result, through the setter)."""
         g = self._grad
         if g is None:
-            return type(self.data).zeros(self.data.nrow, self.data.ncol)
+            return type(self._data).zeros(self._data.nrow, self._data.ncol)
         return g
 
     @grad.setter
@@ -94,49 +124,49 @@ class Matrix:
     # -- conversion -----------------------------------------------------------------------------
     @property
     def shape(self) -> Tuple[int, int]:
-        return (self.data.nrow, self.data.ncol)
+        return (self._data.nrow, self._data.ncol)
 
     @property
     def backend(self) -> str:
-        return self.data.backend_name
+        return self._data.backend_name
 
     def item(self) -> float:
         """The single value of a 1x1 matrix, as a Python float."""
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> List[List[float]]:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def numpy(self) -> np.ndarray:
         """The values as a 2-D float64 array: a read-only view on the C backend, a copy on Python."""
-        return self.data.numpy()
+        return self._data.numpy()
 
     def detach(self) -> "Matrix":
         """The same values (shared storage) as a new leaf that records no graph."""
-        return Matrix(self.data, requires_grad=False)
+        return Matrix(self._data, requires_grad=False)
 
     def to(self, name: str) -> "Matrix":
         """These values on backend `name`; the gradient flows back across the conversion."""
         cls = backends.storage_class(name)
-        if type(self.data) is cls:
+        if type(self._data) is cls:
             return self
-        return apply(ops.TO, (self,), (cls, type(self.data)))
+        return apply(ops.TO, (self,), (cls, type(self._data)))
 
     # -- Python protocols -----------------------------------------------------------------------
     def _scalar(self, what: str) -> float:
         """The value of a 1x1 matrix, or a ValueError (PyTorch's) naming the conversion and shape."""
-        if self.data.nrow != 1 or self.data.ncol != 1:
-            raise ValueError(f"{what}: a {self.shape} matrix has {self.data.nrow * self.data.ncol}"
+        if self._data.nrow != 1 or self._data.ncol != 1:
+            raise ValueError(f"{what}: a {self.shape} matrix has {self._data.nrow * self._data.ncol}"
                                " values; only a 1x1 matrix converts to a Python number")
-        return self.data.item()
+        return self._data.item()
 
     def __bool__(self) -> bool:
         """The truth of a 1x1 matrix's value; any other shape is ambiguous (as in PyTorch), so
         that `if a < b:` on matrices never silently takes a branch."""
-        if self.data.nrow != 1 or self.data.ncol != 1:
+        if self._data.nrow != 1 or self._data.ncol != 1:
             raise RuntimeError(f"bool: the truth value of a {self.shape} matrix (more than one "
                                "value) is ambiguous; use (m != 0).sum() or m.max() to reduce it")
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __float__(self) -> float:
         return self._scalar("float")
@@ -148,23 +178,23 @@ class Matrix:
         """A format spec formats the value of a 1x1 matrix (f"{loss:.3f}"); no spec gives repr."""
         if not spec:
             return repr(self)
-        if self.data.nrow != 1 or self.data.ncol != 1:
+        if self._data.nrow != 1 or self._data.ncol != 1:
             raise TypeError(f"format: the spec {spec!r} needs a 1x1 matrix, this one is {self.shape}")
-        return format(self.data.item(), spec)
+        return format(self._data.item(), spec)
 
     def __len__(self) -> int:
         """The number of rows, as len() of a tensor gives its first dimension."""
-        return self.data.nrow
+        return self._data.nrow
 
     def __iter__(self) -> Iterator["Matrix"]:
         """The rows, each a 1 x ncol matrix (m[i]), gradients included."""
-        for i in range(self.data.nrow):
+        for i in range(self._data.nrow):
             yield self[i]
 
     def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
         """The values as a 2-D float64 array (NumPy's protocol): np.asarray(m), np.array(m).
         On the C backend without a copy the array is a read-only view of the values."""
-        values = self.data.numpy()
+        values = self._data.numpy()
         if dtype is not None and np.dtype(dtype) != values.dtype:
             if copy is False:
                 raise ValueError(f"__array__: converting to {np.dtype(dtype)} needs a copy, "
@@ -173,7 +203,7 @@ class Matrix:
         return values.copy() if copy else values
 
     def __repr__(self) -> str:
-        values = np.array2string(self.data.numpy(), precision=4, separator=", ", threshold=64,
+        values = np.array2string(self._data.numpy(), precision=4, separator=", ", threshold=64,
                                  prefix="       ")
         grad = ", requires_grad=True" if self.requires_grad else ""
         op = f", op={self._op!r}" if self._op else ""
@@ -213,14 +243,14 @@ class Matrix:
                 args = node._args
                 n = len(args)  # a plain call: Python inlines it, a *args call it cannot
                 if n == 2:
-                    grads = rule.vjp(grad, node.data, node._needs, args[0], args[1])
+                    grads = rule.vjp(grad, node._data, node._needs, args[0], args[1])
                 elif n == 1:
-                    grads = rule.vjp(grad, node.data, _ONE_NEEDED, args[0])
+                    grads = rule.vjp(grad, node._data, _ONE_NEEDED, args[0])
                 else:
-                    grads = rule.vjp(grad, node.data, node._needs, *args)
+                    grads = rule.vjp(grad, node._data, node._needs, *args)
                 for child, g in zip(node._children, grads):
                     if g is not None:
-                        cd = child.data
+                        cd = child._data
                         if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
                             g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
                                  g.ncol >= cd.ncol else ops.fit(g, cd.shape))
@@ -235,14 +265,14 @@ class Matrix:
                 node._saved = ()
 
     def _seed(self, gradient: Any) -> Storage:
-        cls = type(self.data)
+        cls = type(self._data)
         if gradient is None:
-            if self.data.nrow != 1 or self.data.ncol != 1:
+            if self._data.nrow != 1 or self._data.ncol != 1:
                 raise ValueError(f"backward: the output has shape {self.shape}; an implicit "
                                  "gradient exists only for a 1x1 output, pass gradient= of that shape")
             return cls.full(1, 1, 1.0)
         if isinstance(gradient, Matrix):
-            gradient = gradient.data
+            gradient = gradient._data
         if isinstance(gradient, Storage):
             if type(gradient) is not cls:
                 raise TypeError(f"backward: gradient is on backend {gradient.backend_name!r}, "
@@ -303,8 +333,8 @@ class Matrix:
 
     # -- comparisons: masks of 0.0 and 1.0 that record no graph ---------------------------------
     def _compare(self, other: Operand, op: str) -> "Matrix":
-        rhs = other if _is_number(other) else _lift(other).data
-        return Matrix(getattr(self.data, op)(rhs), requires_grad=False)
+        rhs = other if _is_number(other) else _lift(other)._data
+        return Matrix(getattr(self._data, op)(rhs), requires_grad=False)
 
     def __lt__(self, other: Operand) -> "Matrix": return self._compare(other, "__lt__")
     def __le__(self, other: Operand) -> "Matrix": return self._compare(other, "__le__")
@@ -322,17 +352,17 @@ class Matrix:
 
     def __iadd__(self, other: Operand) -> "Matrix":
         self._check_inplace("+=")
-        self.data += other.data if isinstance(other, Matrix) else other
+        self._data += other._data if isinstance(other, Matrix) else other
         return self
 
     def __isub__(self, other: Operand) -> "Matrix":
         self._check_inplace("-=")
-        self.data -= other.data if isinstance(other, Matrix) else other
+        self._data -= other._data if isinstance(other, Matrix) else other
         return self
 
     def __imul__(self, other: Operand) -> "Matrix":
         self._check_inplace("*=")
-        self.data *= other.data if isinstance(other, Matrix) else other
+        self._data *= other._data if isinstance(other, Matrix) else other
         return self
 
     # -- matrix product and transpose -----------------------------------------------------------
@@ -382,11 +412,11 @@ class Matrix:
     def argmax(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """Position of the largest value per axis (or over all values, counted row-major), as
         floats in a matrix that records no graph; the first of ties (and the first NaN) wins."""
-        return Matrix(self.data.argmax(normalize_axis("argmax", axis, dim)), requires_grad=False)
+        return Matrix(self._data.argmax(normalize_axis("argmax", axis, dim)), requires_grad=False)
 
     def argmin(self, axis: Optional[int] = None, dim: Optional[int] = None) -> "Matrix":
         """Position of the smallest value per axis (or overall), as argmax."""
-        return Matrix(self.data.argmin(normalize_axis("argmin", axis, dim)), requires_grad=False)
+        return Matrix(self._data.argmin(normalize_axis("argmin", axis, dim)), requires_grad=False)
 
     # -- indexing and shapes --------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "Matrix":
@@ -402,13 +432,13 @@ class Matrix:
         no_grad, or on a matrix that does not require grad. Counts as an in-place write."""
         self._check_inplace("setitem")
         rows, cols = index_positions("setitem", _plain_key(key), self.shape)
-        cls = type(self.data)
+        cls = type(self._data)
         if _is_number(value):
             block = cls.full(1, 1, as_scalar(value, "setitem"))
         else:
-            block = value.data if isinstance(value, Matrix) else (
+            block = value._data if isinstance(value, Matrix) else (
                 value if isinstance(value, Storage) else cls.from_values(value, "setitem"))
-        self.data.put_(rows, cols, block)
+        self._data.put_(rows, cols, block)
 
     def reshape(self, *shape: Any) -> "Matrix":
         """The values in row-major order, laid out as nrow x ncol (one of them may be -1: what
@@ -417,7 +447,7 @@ class Matrix:
             shape = tuple(shape[0])
         if len(shape) != 2:
             raise ValueError(f"reshape: a matrix has 2 dimensions, got the shape {shape}")
-        n = self.data.nrow * self.data.ncol
+        n = self._data.nrow * self._data.ncol
         for size in shape:
             if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
                 raise TypeError(f"reshape: sizes must be integers, got {shape}")
@@ -435,7 +465,7 @@ class Matrix:
 
     def flatten(self) -> "Matrix":
         """All values in one row (1 x n), row-major."""
-        return apply(ops.FLATTEN, (self,), (1, self.data.nrow * self.data.ncol))
+        return apply(ops.FLATTEN, (self,), (1, self._data.nrow * self._data.ncol))
 
     def unbroadcast(self, nrow: int, ncol: int) -> "Matrix":
         """Summed over the dimensions that broadcasting expanded from (nrow, ncol): the storage
@@ -483,7 +513,7 @@ class Matrix:
         """Pickle as a leaf: values and gradient as NumPy arrays, the backend's name and
         requires_grad (the graph that made a non-leaf is not kept)."""
         grad = None if self._grad is None else self._grad.numpy().copy()
-        return (Matrix._restore, (self.data.numpy().copy(), self.backend, self.requires_grad, grad))
+        return (Matrix._restore, (self._data.numpy().copy(), self.backend, self.requires_grad, grad))
 
     @classmethod
     def _restore(cls, values: np.ndarray, backend: str, requires_grad: bool,
@@ -506,7 +536,7 @@ class Matrix:
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         """Export the values through DLPack (read-only on the C backend, where no copy is made)."""
-        return self.data.numpy().__dlpack__(*args, **kwargs)
+        return self._data.numpy().__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> Tuple[int, int]:
         """(1, 0): the CPU, as DLPack numbers devices."""
@@ -534,7 +564,7 @@ def stable_softmax(x: Matrix, axis: Optional[int], log: bool, dim: Optional[int]
     if axis is None and dim is None:
         axis = 1
     axis = normalize_axis("log_softmax" if log else "softmax", axis, dim, allow_none=False)
-    shifted = x - Matrix(x.data.max(axis), requires_grad=False)
+    shifted = x - Matrix(x._data.max(axis), requires_grad=False)
     if log:
         return shifted - shifted.exp().sum(axis).log()
     exps = shifted.exp()
@@ -556,7 +586,7 @@ def apply(rule: Rule, operands: Tuple[Any, ...], params: Tuple[Any, ...] = ()) -
     """The result of op `rule` on operands (matrices or numbers) and parameters: its value from
     the row's value function, and, when an operand needs a gradient and grad mode is on, the
     record that backward reads (the row, the operands, their values and which need gradients)."""
-    values = tuple([o.data if type(o) is Matrix else o for o in operands])
+    values = tuple([o._data if type(o) is Matrix else o for o in operands])
     result = _node(rule.value(*values, *params), (), rule.name)
     if _grad_enabled():
         needs = tuple([type(o) is Matrix and o.requires_grad for o in operands])
@@ -571,9 +601,9 @@ def _apply1(rule: Rule, x: Matrix, param: Any = None, has_param: bool = False) -
     """apply() for one matrix operand and at most one parameter (an axis): the hot path of the
     unary ops, reductions and `.T`, with what _node and _record do inlined (a function call
     costs more than the rest)."""
-    xv = x.data
+    xv = x._data
     result = _new_matrix(Matrix)
-    result.data = out = rule.value(xv, param) if has_param else rule.value(xv)
+    result._data = out = rule.value(xv, param) if has_param else rule.value(xv)
     result._grad = None
     result._op = rule.name
     result._seq = _next_number()
@@ -598,10 +628,10 @@ def _apply1(rule: Rule, x: Matrix, param: Any = None, has_param: bool = False) -
 
 def _apply2(rule: Rule, a: Any, b: Any) -> Matrix:
     """apply() for two operands (a matrix and a matrix or number): the hot arithmetic path."""
-    av = a.data if type(a) is Matrix else a
-    bv = b.data if type(b) is Matrix else b
+    av = a._data if type(a) is Matrix else a
+    bv = b._data if type(b) is Matrix else b
     result = _new_matrix(Matrix)
-    result.data = rule.value(av, bv)
+    result._data = rule.value(av, bv)
     result._grad = None
     result._op = rule.name
     result._seq = _next_number()
@@ -620,7 +650,7 @@ def _apply2(rule: Rule, a: Any, b: Any) -> Matrix:
         if rule.reads:
             reads = rule._reads_for.get(needs) or rule.reads_for(needs)
             if reads:
-                result._saved = _versions(reads, args, result.data)
+                result._saved = _versions(reads, args, result._data)
     else:
         result.requires_grad = False
         result._children = ()
@@ -645,7 +675,7 @@ def _record(result: Matrix, rule: Rule, operands: Tuple[Any, ...], args: Tuple[A
     if rule.reads:
         reads = rule.reads_for(needs)
         if reads:
-            result._saved = _versions(reads, args, result.data)
+            result._saved = _versions(reads, args, result._data)
 
 
 def _versions(reads: Tuple[int, ...], args: Tuple[Any, ...], out: Storage) -> Tuple:
@@ -664,7 +694,7 @@ def _versions(reads: Tuple[int, ...], args: Tuple[Any, ...], out: Storage) -> Tu
 def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     """A new matrix over `data` made by op `op`: a leaf until _record makes it a graph node."""
     result = _new_matrix(Matrix)
-    result.data = data
+    result._data = data
     result._grad = None
     result._op = op
     result._seq = _next_number()
@@ -679,9 +709,9 @@ def _backprop(node: Matrix, grad: Storage) -> None:
     """Run node's reverse rule on storages and add each operand's share into its gradient."""
     rule = node._rule
     args = node._args
-    for child, g in zip(node._children, rule.vjp(grad, node.data, node._needs, *args)):
+    for child, g in zip(node._children, rule.vjp(grad, node._data, node._needs, *args)):
         if g is not None:
-            cd = child.data
+            cd = child._data
             if g.nrow != cd.nrow or g.ncol != cd.ncol:
                 g = ops.fit(g, cd.shape)
             _accumulate(child, g, g is not grad)
@@ -724,7 +754,7 @@ def gradients(outputs: Sequence[Matrix], inputs: Sequence[Matrix],
     grads: dict = {}
     with set_grad_enabled(create_graph):
         for k, out in enumerate(outputs):
-            seed = (Matrix(type(out.data).full(out.shape[0], out.shape[1], 1.0), False)
+            seed = (Matrix(type(out._data).full(out.shape[0], out.shape[1], 1.0), False)
                     if seeds is None else seeds[k])
             if seed.shape != out.shape:
                 raise ValueError(f"gradients: seed {k} has shape {seed.shape}, its output {out.shape}")
@@ -789,7 +819,7 @@ def _tangent_of(rule: Rule, result: Matrix, operands: Tuple[Any, ...], params: T
 
 
 def _zeros_like(m: Matrix) -> Matrix:
-    return Matrix(type(m.data).zeros(m.shape[0], m.shape[1]), requires_grad=False)
+    return Matrix(type(m._data).zeros(m.shape[0], m.shape[1]), requires_grad=False)
 
 
 # A leaf may be shared by the backward passes of several threads (a model trained from a thread
@@ -882,9 +912,9 @@ def where(condition: Any, a: Any, b: Any) -> Matrix:
     """a where condition is non-zero (a mask, e.g. x > 0), else b; the three broadcast together
     (a and b may be numbers). The gradient goes to a where the condition holds, to b elsewhere."""
     if isinstance(condition, Matrix):
-        cond = condition.data
+        cond = condition._data
     else:
-        cond = condition if isinstance(condition, Storage) else _lift(condition).data
+        cond = condition if isinstance(condition, Storage) else _lift(condition)._data
     return apply(ops.WHERE, (_operand(a, "where"), _operand(b, "where")), (cond,))
 
 

@@ -150,3 +150,23 @@ def test_set_num_threads_rejects_absurd_counts_up_front(n, message):
     assert (a @ a).sum().item() == 300.0 ** 3  # matmuls still run
     ag.set_num_threads(np.int64(1))
     ag.set_num_threads(before)
+
+
+def test_assigning_data_converts_arrays_and_refuses_what_it_cannot_use(backend_name):
+    """`W.data = ndarray` converts to W's backend (the layer then works); a storage of another
+    backend or an object that is not values is a TypeError at the assignment, naming it."""
+    from pyautograd import nn
+    layer = nn.Linear(2, 3)
+    layer.weight.data = np.ones((3, 2))
+    assert layer.weight.backend == backend_name
+    assert layer(np.ones((1, 2))).tolist() == (np.full((1, 3), 2.0) + layer.bias.numpy()).tolist()
+    layer.weight.data = ag.mat([[0.5, 0.5]] * 3)  # a Matrix gives its values
+    assert layer.weight.tolist() == [[0.5, 0.5]] * 3
+    with pytest.raises(TypeError, match="data: expected a storage of backend .*got str"):
+        layer.weight.data = "weights"
+    other = "python" if backend_name != "python" else "verify"
+    if C_ENABLED:
+        with ag.backend(other):
+            foreign = ag.mat([[1.0, 2.0]]).data
+        with pytest.raises(TypeError, match=f"data: the new values are on backend '{other}'"):
+            layer.weight.data = foreign
