@@ -74,24 +74,11 @@ class Matrix:
     def data(self, values: Any) -> None:
         """Replace the values (PyTorch's `p.data = t`): a storage of the same backend, a Matrix
         (its values), or anything Matrix() accepts (a NumPy array, nested lists), converted to
-        this matrix's backend; anything else is a TypeError here, not a failure later."""
-        cls = type(self._data)
-        if type(values) is cls:  # `p.data -= lr * p.grad` assigns the same storage back
+        this matrix's backend; anything else is a TypeError here, not a failure in a later op."""
+        if type(values) is type(self._data):  # `p.data -= lr * p.grad` assigns it back
             self._data = values
-            return
-        if isinstance(values, Matrix):
-            values = values._data
-        if isinstance(values, Storage):
-            if type(values) is not cls:
-                raise TypeError(f"data: the new values are on backend {values.backend_name!r}, "
-                                f"this matrix on {self.backend!r}; convert them with .to(name)")
-            self._data = values
-            return
-        if isinstance(values, (np.ndarray, list, tuple)) or _is_number(values):
-            self._data = cls.from_values(values, "data")
-            return
-        raise TypeError(f"data: expected a storage of backend {self.backend!r}, a Matrix, a NumPy "
-                        f"array or nested lists of numbers, got {type(values).__name__}")
+        else:
+            self._data = _storage_of(values, type(self._data), "data", "the assigned storage")
 
     # -- the gradient ---------------------------------------------------------------------------
     @property
@@ -271,15 +258,9 @@ class Matrix:
                 raise ValueError(f"backward: the output has shape {self.shape}; an implicit "
                                  "gradient exists only for a 1x1 output, pass gradient= of that shape")
             return cls.full(1, 1, 1.0)
-        if isinstance(gradient, Matrix):
-            gradient = gradient._data
-        if isinstance(gradient, Storage):
-            if type(gradient) is not cls:
-                raise TypeError(f"backward: gradient is on backend {gradient.backend_name!r}, "
-                                f"the output on {self.backend!r}")
-            seed = gradient.copy()
-        else:
-            seed = cls.from_values(gradient, "backward(gradient)")
+        seed = _storage_of(gradient, cls, "backward", "gradient")
+        if isinstance(gradient, (Matrix, Storage)):
+            seed = seed.copy()  # the caller's values: backward accumulates into its seed
         if seed.shape != self.shape:
             raise ValueError(f"backward: gradient has shape {seed.shape}, the output {self.shape}")
         return seed
@@ -854,6 +835,19 @@ def _modified(node: Matrix, owner: Storage, version: int) -> None:
         f"{node.shape}) has been modified by an in-place operation: a {owner.shape} matrix is "
         f"at version {owner.version}, the op recorded version {version}. Change values after "
         "backward(), or change a copy (m.data.copy())")
+
+
+def _storage_of(values: Any, cls: type, op: str, what: str) -> Storage:
+    """values as a storage of class cls: a Matrix gives its own, a storage must be of cls (else
+    a TypeError naming both backends), arrays, nested lists and numbers are converted."""
+    if isinstance(values, Matrix):
+        values = values._data
+    if isinstance(values, Storage):
+        if type(values) is not cls:
+            raise TypeError(f"{op}: {what} is on backend {values.backend_name!r}, the matrix on "
+                            f"{cls.backend_name!r}; convert with .to(name)")
+        return values
+    return cls.from_values(values, op)
 
 
 def _number_in_matmul(shape: Tuple[int, int], value: object) -> TypeError:
