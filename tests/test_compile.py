@@ -1,5 +1,8 @@
 """ag.compile: a replayed step computes exactly what eager execution computes, step after step;
 what cannot be replayed is refused while tracing; replaced state and new shapes retrace."""
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -7,7 +10,13 @@ import pyautograd as ag
 from pyautograd import nn, optim
 from pyautograd.compile import CaptureError
 
-SIZES = [(4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)]
+ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # `pytest` run without `python -m` does not put the root on the path
+    sys.path.append(ROOT)
+
+from bench import suites  # noqa: E402  (the train steps are the bench's, written once)
+
+SIZES = suites.TRAIN_SIZES
 
 
 def steps_for(size):
@@ -15,39 +24,18 @@ def steps_for(size):
     return 100 if size[0] * size[1] * size[2] <= 1e6 else 8
 
 
-def data(n, d, h, seed=0):
-    rng = np.random.default_rng(seed)
-    b1, b2 = 1 / np.sqrt(d), 1 / np.sqrt(h)
-    params = [rng.uniform(-b1, b1, (h, d)), rng.uniform(-b1, b1, (1, h)),
-              rng.uniform(-b2, b2, (1, h)), rng.uniform(-b2, b2, (1, 1))]
-    return rng.standard_normal((n, d)), rng.random((n, 1)), params
-
-
 def lecture_step(size, lr=0.1):
-    """The lecture's raw-Matrix step; returns (step, parameters)."""
-    X, Y, params = data(*size)
+    """The bench's lecture step (raw Matrix ops) on the current backend; (step, parameters)."""
+    X, Y, params = suites.train_data(*size)
     x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
-    W1, B1, W2, B2 = weights = [ag.mat(v) for v in params]
-
-    def step():
-        A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
-        L = ((A2 - y) ** 2).mean()
-        L.backward()
-        with ag.no_grad():
-            for p in weights:
-                p.data -= lr * p.grad
-                p.zero_grad()
-        return L
-    return step, weights
+    weights = [ag.mat(v) for v in params]
+    return suites.lecture_step(x, y, weights, lr), weights
 
 
 def nn_model(size):
-    X, Y, params = data(*size)
-    l1, l2 = nn.Linear(size[1], size[2]), nn.Linear(size[2], 1)
-    for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
-        p.data = type(p.data).from_array(v)
-    model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
-    return model, ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
+    """The bench's nn model on the current backend, with its inputs."""
+    X, Y, params = suites.train_data(*size)
+    return suites.nn_model(params), ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
 
 
 def make_optimizer(name, params):
@@ -65,21 +53,11 @@ def make_optimizer(name, params):
 
 
 def nn_step(size, opt_name, zero_first=False):
-    """The nn step (zero_grad last, or first as in many PyTorch loops); (step, parameters, opt)."""
+    """The bench's nn step with another optimizer (zero_grad last, or first as in many PyTorch
+    loops); (step, parameters, optimizer)."""
     model, x, y = nn_model(size)
-    loss_fn = nn.MSELoss()
     opt = make_optimizer(opt_name, model.parameters())
-
-    def step():
-        if zero_first:
-            opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        if not zero_first:
-            opt.zero_grad()
-        return loss
-    return step, list(model.parameters()), opt
+    return suites.nn_step(model, nn.MSELoss(), opt, x, y, zero_first), list(model.parameters()), opt
 
 
 def run_both(make, n_steps, between=None):
@@ -383,7 +361,7 @@ def test_a_compiled_step_called_from_a_recorded_step_is_recorded_inline():
 
 
 def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
-    X, Y, _ = data(16, 2, 4)
+    X, Y, _ = suites.train_data(16, 2, 4)
 
     def make():
         model, x, _ = nn_model((16, 2, 4))
