@@ -209,15 +209,134 @@ def test_a_change_of_thread_count_retraces():
     assert compiled.stats == {"eager": 2, "traced": 2, "replayed": 1}
 
 
-@pytest.mark.parametrize("name", ["python", "verify"])
-def test_other_backends_run_eagerly(name):
-    with ag.backend(name):
+def test_the_python_backend_runs_eagerly():
+    with ag.backend("python"):
         eager, eager_params = lecture_step((4, 2, 4))
         step, params = lecture_step((4, 2, 4))
         compiled = ag.compile(step)
         for _ in range(5):
             assert compiled().item() == eager().item()
     assert compiled.stats == {"eager": 5, "traced": 0, "replayed": 0}
+
+
+# -- the verify backend: every replay is checked against eager execution --------------------------
+
+def verify_steps():
+    """The lecture step and the nn step with SGD momentum and Adam, on the verify backend."""
+    size = (16, 4, 8)
+    return {"lecture": lambda: lecture_step(size), "sgd": lambda: nn_step(size, "sgd")[:2],
+            "adam": lambda: nn_step(size, "adam")[:2]}
+
+
+@pytest.mark.parametrize("kind", ["lecture", "sgd", "adam"])
+def test_verify_checks_100_replays_against_eager_and_returns_eagers_values(kind):
+    """On verify, each replay runs from the state eager execution then starts from, and must
+    leave the same bits; the user gets eager's results, equal to a plain eager copy's."""
+    with ag.backend("verify"):
+        eager, eager_params = verify_steps()[kind]()
+        step, params = verify_steps()[kind]()
+        compiled = ag.compile(step)
+        for i in range(100):
+            assert compiled().item() == eager().item(), f"step {i}"
+    for p, q in zip(params, eager_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert compiled.stats == {"eager": 1, "traced": 2, "replayed": 97}
+
+
+class SkipOneLaunch:
+    """Stands in for the plan's C library: replays every launch but one."""
+
+    def __init__(self, lib, skip):
+        self.lib, self.skip = lib, skip
+
+    def pag_plan_run(self, ops, n_ops, buffers, n_buffers, table, n_table):
+        k = self.skip
+        return (self.lib.pag_plan_run(ops, k, buffers, n_buffers, table, n_table)
+                or self.lib.pag_plan_run(ops + k + 1, n_ops - k - 1, buffers, n_buffers, table,
+                                         n_table))
+
+
+def the_plan(compiled):
+    (entry,) = compiled._entries.values()
+    return entry.plan
+
+
+@pytest.mark.parametrize("kind", ["lecture", "sgd", "adam"])
+def test_verify_catches_a_replay_that_skips_a_parameter_update(kind):
+    """The last launch of each step updates a parameter (or Adam's state); a replay that skips
+    it is caught, named, and the state left is eager's."""
+    with ag.backend("verify"):
+        eager, eager_params = verify_steps()[kind]()
+        step, params = verify_steps()[kind]()
+        compiled = ag.compile(step)
+        for _ in range(5):
+            assert compiled().item() == eager().item()
+        plan = the_plan(compiled)
+        plan.lib = SkipOneLaunch(plan.lib, plan.n_ops - 1)
+        with pytest.raises(ag.BackendDivergenceError,
+                           match=r"compiled step '.*step', call 6: the replay and eager execution "
+                                 r"differ: .* at \(\d+, \d+\): replay .*, eager .*values differ"):
+            compiled()
+        eager()
+    for p, q in zip(params, eager_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def test_verify_catches_a_learning_rate_slightly_off_and_names_the_parameter():
+    """A captured number changed by a relative 1e-12 (the lecture's learning rate in the first
+    update): the check is exact, and names the parameter by its shape and where it was made."""
+    with ag.backend("verify"):
+        step, params = lecture_step((16, 4, 8))
+        compiled = ag.compile(step)
+        for _ in range(4):
+            compiled()
+        plan = the_plan(compiled)
+        lr_ops = [i for i in range(plan.n_ops) if plan.ops[i].scalar == 0.1]
+        assert lr_ops, "the plan holds the learning rate"
+        plan.ops[lr_ops[0]].scalar = 0.1 * (1 + 1e-12)
+        with pytest.raises(ag.BackendDivergenceError,
+                           match=r"call 5: .* differ: the 8x4 matrix made at .*test_compile.py"):
+            compiled()
+
+
+def test_verify_catches_a_corrupted_loss():
+    """The returned loss is compared too: a replay that overwrites it is caught."""
+    with ag.backend("verify"):
+        step, _ = lecture_step((16, 4, 8))
+        compiled = ag.compile(step)
+        for _ in range(4):
+            compiled()
+        plan = the_plan(compiled)
+        loss_buffer = plan.out_specs[0][0]
+        real = plan.lib
+
+        class CorruptLoss:
+            def pag_plan_run(self, *args):
+                failed = real.pag_plan_run(*args)
+                plan.table_ptrs[loss_buffer][0] += 1.0
+                return failed
+        plan.lib = CorruptLoss()
+        with pytest.raises(ag.BackendDivergenceError, match=r"the returned matrix at \(0, 0\)"):
+            compiled()
+
+
+@pytest.mark.parametrize("name", ["c", "verify"])
+def test_reading_values_mid_step_is_refused_on_verify_as_on_c(name):
+    """verify's own C-against-Python comparisons read values while recording; the step's reads
+    are still refused, as on the C backend."""
+    with ag.backend(name):
+        step, weights = lecture_step((4, 2, 4))
+
+        def with_numpy():
+            loss = step()
+            weights[0].numpy()
+            return loss
+
+        def with_item():
+            loss = step()
+            return loss * (loss.item() + 1.0)
+        refused(with_numpy, "reads a matrix's values in Python")
+        refused(with_item, r"\.item\(\)")
 
 
 # -- refusals -------------------------------------------------------------------------------------
@@ -360,7 +479,14 @@ def test_a_compiled_step_called_from_a_recorded_step_is_recorded_inline():
     assert outer.stats["replayed"] == 5 and inner.stats == {"eager": 1, "traced": 0, "replayed": 0}
 
 
-def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
+@pytest.mark.parametrize("name", ["c", "verify"])
+def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay(name):
+    """On verify the replay's error is checked against eager's, which is the one raised."""
+    with ag.backend(name):
+        bce_range_check(after_replay="after it ran" if name == "c" else "between 0 and 1")
+
+
+def bce_range_check(after_replay):
     X, Y, _ = suites.train_data(16, 2, 4)
 
     def make():
@@ -397,7 +523,7 @@ def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
         compiled(x)
     assert compiled.stats["replayed"] >= 8
     y.data.fill_(-1.0)
-    with pytest.raises(nn.functional.InputRangeError, match="after it ran"):
+    with pytest.raises(nn.functional.InputRangeError, match=after_replay):
         compiled(x)
 
 
