@@ -282,15 +282,20 @@ def test_verify_catches_a_replay_that_skips_a_parameter_update(kind):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
+def replaying_lecture_step():
+    """A compiled lecture step past its recordings (4 calls made), and its plan."""
+    step, _ = lecture_step((16, 4, 8))
+    compiled = ag.compile(step)
+    for _ in range(4):
+        compiled()
+    return compiled, the_plan(compiled)
+
+
 def test_verify_catches_a_learning_rate_slightly_off_and_names_the_parameter():
     """A captured number changed by a relative 1e-12 (the lecture's learning rate in the first
     update): the check is exact, and names the parameter by its shape and where it was made."""
     with ag.backend("verify"):
-        step, params = lecture_step((16, 4, 8))
-        compiled = ag.compile(step)
-        for _ in range(4):
-            compiled()
-        plan = the_plan(compiled)
+        compiled, plan = replaying_lecture_step()
         lr_ops = [i for i in range(plan.n_ops) if plan.ops[i].scalar == 0.1]
         assert lr_ops, "the plan holds the learning rate"
         plan.ops[lr_ops[0]].scalar = 0.1 * (1 + 1e-12)
@@ -302,11 +307,7 @@ def test_verify_catches_a_learning_rate_slightly_off_and_names_the_parameter():
 def test_verify_catches_a_corrupted_loss():
     """The returned loss is compared too: a replay that overwrites it is caught."""
     with ag.backend("verify"):
-        step, _ = lecture_step((16, 4, 8))
-        compiled = ag.compile(step)
-        for _ in range(4):
-            compiled()
-        plan = the_plan(compiled)
+        compiled, plan = replaying_lecture_step()
         loss_buffer = plan.out_specs[0][0]
         real = plan.lib
 
