@@ -687,6 +687,8 @@ class _Plan:
         self.input_objs: List[Any] = [None] * len(buffers)
         self.n_table = len(trace.slot_values)
         self.scalars = ffi.new("double[]", max(self.n_table, 1))
+        self.scalar_bytes = ffi.buffer(self.scalars)  # refilled with one struct call per replay
+        self.pack_scalars = struct.Struct(f"<{self.n_table}d").pack_into
         # per parameter: its state dict, how many entries it had and the buffers among them;
         # per optimizer and group: the structure its update branched on (one check each)
         self.optimizers = []
@@ -699,6 +701,13 @@ class _Plan:
                 seen.add((id(opt), id(group)))  # later would be skipped by a replay: checked)
                 self.structures.append((opt, group, state, structure, len(opt.param_groups),
                                         len(group["params"])))
+        # the same checks and numbers as flat lists, for the replay's Python side
+        self.grad_is = [(ref, data, grad) for ref, data, mode, grad in self.guards if mode == GRAD_IS]
+        self.grad_any = [(ref, data) for ref, data, mode, _grad in self.guards if mode == GRAD_ANY]
+        self.state_dicts = [(opt.state.get, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
+        self.held = [(state, k, v) for _o, _g, _p, state, _n, held in self.optimizers for k, v in held]
+        self.scalar_sources = [(opt._scalars, group, state)
+                               for opt, group, _p, state, _n, _h in self.optimizers]
         self.checks = trace.checks
         for b, _error in self.checks:
             if buffers[b].capacity is None or buffers[b].capacity < 1:
@@ -764,17 +773,22 @@ class _Plan:
 
     def valid(self) -> bool:
         """The state the plan was recorded over is still there: parameters' storages and
-        gradients, optimizers' state dicts, buffers and structure."""
-        for ref, data, mode, grad in self.guards:
+        gradients, optimizers' state dicts, buffers and structure (checked at every replay,
+        from flat lists made once)."""
+        for ref, data, grad in self.grad_is:
             m = ref()
-            if m is not None and (m.data is not data or (mode == GRAD_IS and m._grad is not grad)):
+            if m is not None and (m.data is not data or m._grad is not grad):
                 return False
-        for opt, _group, p, state, n_entries, held in self.optimizers:
-            if opt.state.get(p) is not state or len(state) != n_entries:
+        for ref, data in self.grad_any:
+            m = ref()
+            if m is not None and m.data is not data:
                 return False
-            for k, v in held:
-                if state.get(k) is not v:
-                    return False
+        for state_of, p, state, n_entries in self.state_dicts:
+            if state_of(p) is not state or len(state) != n_entries:
+                return False
+        for state, k, v in self.held:
+            if state.get(k) is not v:
+                return False
         for opt, group, state, structure, n_groups, n_params in self.structures:
             if (opt._structure(group, state) != structure or len(opt.param_groups) != n_groups
                     or len(group["params"]) != n_params):
@@ -869,11 +883,15 @@ class _Plan:
     def run(self, matrices: List[Matrix]) -> Any:
         if self.input_slots:
             self.bind_inputs(matrices)
-        if self.optimizers:
+        if self.scalar_sources:
             values: List[float] = []
-            for opt, group, _p, state, _n, _h in self.optimizers:
-                values.extend(opt._scalars(group, state))
-            self.scalars[0:len(values)] = values
+            for scalars_of, group, state in self.scalar_sources:
+                values += scalars_of(group, state)
+            try:
+                self.pack_scalars(self.scalar_bytes, 0, *values)
+            except struct.error:
+                raise RuntimeError(f"compiled step: the optimizers gave {len(values)} numbers "
+                                   f"for a plan recorded with {self.n_table}") from None
         failed = self.lib.pag_plan_run(self.ops, self.n_ops, self.table_ptrs, self.n_buffers,
                                        self.scalars, self.n_table)
         if failed:
@@ -955,10 +973,10 @@ class CompiledStep:
     def _key(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[Any, List[Matrix]]:
         """What a plan is recorded for: backend, grad mode, thread count, the matrices' shapes,
         layouts and requires_grad, the other arguments' values; and the matrices."""
+        if not args and not kwargs:
+            return (_current_storage(), _grad_enabled(), _threads[0]), []
         parts: List[Any] = [_current_storage(), _grad_enabled(), _threads[0]]
         matrices = []
-        if not args and not kwargs:
-            return tuple(parts), matrices
         for a in args:
             if isinstance(a, Matrix):
                 d = a.data
@@ -974,7 +992,8 @@ class CompiledStep:
         return tuple(parts), matrices
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _tracing() is not None:  # called from a step being recorded: becomes part of it
+        if _active[0] is not None and _tracing() is not None:  # called from a step being
+            # recorded: becomes part of it
             return self.fn(*args, **kwargs)
         with self._lock:
             key, matrices = self._key(args, kwargs)
