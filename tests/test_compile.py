@@ -222,13 +222,15 @@ def test_the_python_backend_runs_eagerly():
 # -- the verify backend: every replay is checked against eager execution --------------------------
 
 def verify_steps():
-    """The lecture step and the nn step with SGD momentum and Adam, on the verify backend."""
+    """The lecture step and the nn step with SGD momentum and Adam, on the verify backend (and
+    RMSprop zeroing first, which leaves gradients for the check to compare)."""
     size = (16, 4, 8)
     return {"lecture": lambda: lecture_step(size), "sgd": lambda: nn_step(size, "sgd")[:2],
-            "adam": lambda: nn_step(size, "adam")[:2]}
+            "adam": lambda: nn_step(size, "adam")[:2],
+            "rmsprop-zero-first": lambda: nn_step(size, "rmsprop", zero_first=True)[:2]}
 
 
-@pytest.mark.parametrize("kind", ["lecture", "sgd", "adam"])
+@pytest.mark.parametrize("kind", ["lecture", "sgd", "adam", "rmsprop-zero-first"])
 def test_verify_checks_100_replays_against_eager_and_returns_eagers_values(kind):
     """On verify, each replay runs from the state eager execution then starts from, and must
     leave the same bits; the user gets eager's results, equal to a plain eager copy's."""
