@@ -1145,7 +1145,8 @@ def compile(fn: Optional[F] = None, *, warmup: int = 1, cache_size: int = CACHE_
 
     The returned callable runs `step_fn` eagerly `warmup` times per input signature, records
     its kernel launches over the next two calls and replays them in one C call from then on
-    (C backend only; other backends run eagerly). Python control flow and numbers are frozen at
+    (C backend; on verify every replay is also checked against eager execution; the python
+    backend runs the step eagerly). Python control flow and numbers are frozen at
     trace time, as in tinygrad's TinyJit and JAX's jit; see the module docstring for what
     retraces and what is refused with a CaptureError."""
     if fn is None:
