@@ -323,6 +323,20 @@ def test_verify_catches_a_corrupted_loss():
             compiled()
 
 
+def test_the_verify_comparison_is_exact_nan_equals_nan_and_a_missing_gradient_counts():
+    from pyautograd.compile import _first_difference
+    nan = np.array([[1.0, np.nan]])
+    assert _first_difference([("w", nan)], [("w", nan.copy())]) is None
+    off = np.array([[1.0, np.nextafter(2.0, 3.0)]])
+    assert _first_difference([("w", off)], [("w", np.array([[1.0, 2.0]]))]) == (
+        f"w at (0, 1): replay {float(off[0, 1])!r}, eager 2.0 (1 of 2 values differ)")
+    assert _first_difference([("the gradient of w", np.zeros((2, 3)))],
+                             [("the gradient of w", None)]) == (
+        "the gradient of w: replay a 2x3 matrix, eager None")
+    assert _first_difference([("Adam's state 'step' of w", 3)],
+                             [("Adam's state 'step' of w", 4)]) == "Adam's state 'step' of w: replay 3, eager 4"
+
+
 @pytest.mark.parametrize("name", ["c", "verify"])
 def test_reading_values_mid_step_is_refused_on_verify_as_on_c(name):
     """verify's own C-against-Python comparisons read values while recording; the step's reads
