@@ -65,6 +65,11 @@ def threads(n: int) -> Iterator[Dict[str, str]]:
                 torch.set_num_threads(old_torch)
 
 
+# Calls before the loop count is calibrated: a compiled step runs eagerly once and records twice
+# before it replays; calibrated on a recording (tens of ms), it was timed one cold call a sample.
+WARMUP_CALLS = 4
+
+
 def _loops_for(fn: Callable[[], object], target: float) -> int:
     """How many calls make one sample of about `target` seconds."""
     start = time.perf_counter()
@@ -86,7 +91,8 @@ def run_case(case: Case, repeats: int, sample_seconds: float, cap_seconds: float
         if once > cap_seconds:
             case.skipped[name] = f"one call took {once:.2f} s > cap {cap_seconds} s"
             continue
-        fn()
+        for _ in range(WARMUP_CALLS - 1):
+            fn()
         loops[name] = _loops_for(fn, sample_seconds)
     samples: Dict[str, List[float]] = {name: [] for name in loops}
     faults = {name: 0 for name in loops}

@@ -104,27 +104,38 @@ def _init(n_in: int, hidden: int, seed: int = 0):
             rng.uniform(-b2, b2, (1, hidden)), rng.uniform(-b2, b2, (1, 1))]
 
 
-def _nn_step(model, loss_fn, opt, x, y):
+def nn_step(model, loss_fn, opt, x, y, zero_first: bool = False):
     """The `nn` step: modules, a loss module and an optimizer, the same code for pyautograd
-    and PyTorch (they share the idiom)."""
+    and PyTorch (they share the idiom). zero_first: zero_grad() before the forward, as many
+    PyTorch loops do, instead of after the update."""
     def step():
+        if zero_first:
+            opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
-        opt.zero_grad()
+        if not zero_first:
+            opt.zero_grad()
         return loss
     return step
+
+
+def nn_model(params):
+    """The `nn` step's model, Linear-Sigmoid-Linear-Sigmoid, on the current backend, starting
+    from `params` (W1, b1, W2, b2 as NumPy arrays)."""
+    hidden, n_in = params[0].shape
+    l1, l2 = nn.Linear(n_in, hidden), nn.Linear(hidden, 1)
+    for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
+        p.data = type(p.data).from_array(v)
+    return nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
 
 
 def _pyautograd_nn(backend: str, X: np.ndarray, Y: np.ndarray, params):
     with ag.backend(backend):
         x = ag.mat(X, requires_grad=False)
         y = ag.mat(Y, requires_grad=False)
-        l1, l2 = nn.Linear(X.shape[1], params[0].shape[0]), nn.Linear(params[0].shape[0], 1)
-        for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
-            p.data = type(p.data).from_array(v)
-        model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
-        return _nn_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+        model = nn_model(params)
+        return nn_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
 
 
 def _torch_nn(X, Y, params):
@@ -135,15 +146,13 @@ def _torch_nn(X, Y, params):
         for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
             p.copy_(torch.tensor(v.reshape(p.shape)))
     model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid())
-    return _nn_step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
+    return nn_step(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
 
 
-def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params):
-    """The `lecture` step: raw Matrix ops and a hand-written update, as the lecture teaches."""
-    with ag.backend(backend):
-        x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
-        W1, B1, W2, B2 = weights = [ag.mat(v) for v in params]
-    lr = LEARNING_RATE
+def lecture_step(x, y, weights, lr: float = LEARNING_RATE):
+    """The `lecture` step: raw Matrix ops and a hand-written update, as the lecture teaches,
+    over the inputs x, y and the parameters W1, b1, W2, b2 (matrices that require grad)."""
+    W1, B1, W2, B2 = weights
 
     def step():
         A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
@@ -155,6 +164,13 @@ def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params):
                 p.zero_grad()
         return L
     return step
+
+
+def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params):
+    with ag.backend(backend):
+        x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
+        weights = [ag.mat(v) for v in params]
+    return lecture_step(x, y, weights)
 
 
 def _torch_lecture(X, Y, params):
@@ -195,6 +211,13 @@ def _numpy_step(X, Y, params):
     return step
 
 
+def train_data(n: int, d: int, h: int):
+    """X (n x d), Y (n x 1) and the initial parameters of one train size, the same for every
+    implementation."""
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((n, d)), rng.random((n, 1)), _init(d, h)
+
+
 STEPS = {"lecture": (_pyautograd_lecture, _torch_lecture), "nn": (_pyautograd_nn, _torch_nn)}
 
 
@@ -203,9 +226,7 @@ def train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
     size, each on its own copy of the same data and initial parameters. `compiled` is the
     pyautograd-c step under ag.compile: after a warm-up and two recorded calls, one C call."""
     ours, theirs = STEPS[kind]
-    rng = np.random.default_rng(1)
-    X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
-    params = _init(d, h)
+    X, Y, params = train_data(n, d, h)
     impls = {"pyautograd-c": ours("c", X, Y, params), "compiled": ag.compile(ours("c", X, Y, params))}
     if with_python:
         impls["pyautograd-python"] = ours("python", X, Y, params)

@@ -33,7 +33,14 @@ raises after the step ran. Matrices read from globals or closures are the ones r
 step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
 a module's parameter object rather than its `.data`): pass changing data as arguments. Shapes
 cannot depend on values without such a read, so a recorded plan's shapes are fixed by its
-inputs'. On the `python` and `verify` backends the step simply runs eagerly.
+inputs'. On the `python` backend the step simply runs eagerly: it is the reference.
+
+On the `verify` backend the plan is recorded from the C halves of its storages (verify's own
+comparisons may read values while recording; the step may not), and every replay is checked
+against eager execution: the replay runs, what it left is noted, the state it changed is put
+back, the step runs eagerly (verify checking C against Python op by op), and the two must agree
+to the bit in the returned matrices, the parameters, their gradients and the optimizers' state,
+else BackendDivergenceError names the step, the call and the first differing value.
 """
 from __future__ import annotations
 
@@ -41,13 +48,18 @@ import _thread
 import functools
 import gc
 import numbers
+import os
 import struct
+import sys
 import threading
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+import numpy as np
+
 from . import backends
 from . import grad_mode as _grad_mode
+from .errors import BackendDivergenceError
 from .matrix import Matrix, _node as _leaf
 from .optim import optimizer as _optimizer
 
@@ -62,6 +74,29 @@ class CaptureError(RuntimeError):
 
 def _bits(x: float) -> bytes:
     return struct.pack("<d", x)
+
+
+def _c_half(storage: Any) -> Any:
+    """The CArray holding a storage's values: itself on the C backend, its C half on verify."""
+    return storage.c if storage.backend_name == "verify" else storage
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIST2D_FILE = os.path.join(_PACKAGE_DIR, "backends", "list2d.py")
+_VERIFY_FILE = os.path.join(_PACKAGE_DIR, "backends", "verify.py")
+_CARRAY_FILE = os.path.join(_PACKAGE_DIR, "backends", "carray.py")
+_USER_READS = {"numpy", "tolist", "item", "__repr__"}  # VerifyArray methods a user reads through
+
+
+def _verify_reads() -> bool:
+    """True when a C value read during a verify-backend recording comes from verify's own
+    comparison of C against Python (not from the step reading a matrix): such reads do not
+    feed any kernel, so the recording stays faithful."""
+    frame = sys._getframe(2)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _CARRAY_FILE:
+        frame = frame.f_back
+    return (frame is not None and os.path.abspath(frame.f_code.co_filename) == _VERIFY_FILE
+            and frame.f_code.co_name not in _USER_READS)
 
 
 class _ItemValue:
@@ -80,7 +115,16 @@ class _ItemValue:
             "replay does not run Python code, so that value would be stale. Return the matrix "
             "from the step and call .item() outside it")
 
-    __float__ = __int__ = __index__ = __bool__ = __round__ = __trunc__ = __floor__ = _refuse
+    def __float__(self) -> float:
+        # the verify backend's pure-Python half (List2D) takes the value it was given: it is the
+        # reference eager run, and nothing it computes reaches a recorded kernel
+        t = _tracing()
+        caller = sys._getframe(1).f_code.co_filename
+        if t is not None and t.verify and os.path.abspath(caller) == _LIST2D_FILE:
+            return self.value
+        return self._refuse()
+
+    __int__ = __index__ = __bool__ = __round__ = __trunc__ = __floor__ = _refuse
     __ceil__ = __abs__ = __neg__ = __pos__ = __repr__ = __str__ = __format__ = __hash__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _refuse
     __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = _refuse
@@ -137,6 +181,7 @@ class _Trace:
     def __init__(self, ffi: Any, inputs: Dict[int, int]) -> None:
         self.ffi = ffi
         self.thread = _thread.get_ident()
+        self.verify = False  # recorded on the verify backend: its C halves' kernels
         self.inputs = inputs  # input buffer address -> input position
         self.buffers: List[_Buffer] = []
         self.index: Dict[int, int] = {}  # address -> buffers position
@@ -243,6 +288,7 @@ def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
     (a replay raises once the step has run, since it runs in one C call)."""
     t = _tracing()
     if t is not None:
+        count = _c_half(count)
         b = t.buffer(count.buf)
         t.checks.append((b, error))
     value = _hooks().item(count) if t is not None else count.item()
@@ -386,7 +432,8 @@ class _FfiProxy:
         self._ffi.memmove(dest, src, n)
 
     def buffer(self, *args: Any) -> Any:
-        if _tracing() is not None:
+        t = _tracing()
+        if t is not None and not (t.verify and _verify_reads()):
             raise CaptureError(
                 "compile: the step reads a matrix's values in Python (.numpy(), .tolist(), "
                 "printing it, or an op computed with NumPy such as gelu, or a value check such "
@@ -448,17 +495,33 @@ class _Hooks:
                 raise CaptureError("compile: .item() reads a buffer no kernel of the step wrote")
             return _ItemValue(item(storage), b, t.buffers[b].version)
         self.item, self.traced_item = item, traced_item
+        # the verify backend's .item() reads its C half, as a recorded value too
+        from .backends.verify import VerifyArray
+        self.verify_class = VerifyArray
+        self.verify_own_item = vars(VerifyArray).get("item")  # None: inherited from Storage
+        verify_item = VerifyArray.item
+
+        def traced_verify_item(storage: Any) -> Any:
+            if _tracing() is None or storage.nrow != 1 or storage.ncol != 1:
+                return verify_item(storage)
+            return traced_item(storage.c)
+        self.traced_verify_item = traced_verify_item
 
     def __enter__(self) -> None:
         module = vars(self.carray)
         self.saved = {name: module[name] for name in self.swaps}
         module.update(self.swaps)
         self.carray.CArray.item = self.traced_item
+        self.verify_class.item = self.traced_verify_item
         _optimizer._capture_hook[0] = _optimizer_hook
 
     def __exit__(self, *exc: Any) -> None:
         _optimizer._capture_hook[0] = None
         self.carray.CArray.item = self.item
+        if self.verify_own_item is None:
+            del self.verify_class.item
+        else:
+            self.verify_class.item = self.verify_own_item
         vars(self.carray).update(self.saved)
 
 
@@ -530,17 +593,41 @@ def _describe_difference(a: _Trace, b: _Trace) -> str:
     return "the kernels launched by the step differ between two steps"
 
 
+def _first_difference(got: List[Tuple[str, Any]], want: List[Tuple[str, Any]]) -> Optional[str]:
+    """The first value of a replay (`got`) that differs from eager's (`want`), in words; None
+    when all agree to the bit (NaN with NaN, as verify compares exact ops)."""
+    if [name for name, _v in got] != [name for name, _v in want]:
+        return (f"the replay left {[name for name, _v in got]}, eager execution "
+                f"{[name for name, _v in want]}")
+    for (name, r), (_name, e) in zip(got, want):
+        if not isinstance(r, np.ndarray) or not isinstance(e, np.ndarray):
+            if type(r) is not type(e) or r != e:
+                shown = [f"a {x.shape[0]}x{x.shape[1]} matrix" if isinstance(x, np.ndarray)
+                         else repr(x) for x in (r, e)]
+                return f"{name}: replay {shown[0]}, eager {shown[1]}"
+            continue
+        if r.shape != e.shape:
+            return f"{name}: replay shape {r.shape}, eager {e.shape}"
+        bad = ~((r == e) | (np.isnan(r) & np.isnan(e)))
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            return (f"{name} at {first}: replay {float(r[first])!r}, eager {float(e[first])!r} "
+                    f"({int(bad.sum())} of {bad.size} values differ)")
+    return None
+
+
 GRAD_ANY, GRAD_IS = 0, 1  # a guarded matrix's gradient: whatever, or this one (or None)
 
 
 def _matrices_over(trace: _Trace) -> List[Matrix]:
     """Every live Matrix whose values are an external buffer of the trace."""
     from .backends.carray import CArray
+    from .backends.verify import VerifyArray
     external = {b.address for b in trace.buffers if b.origin == "external"}
     cast = trace.ffi.cast
     return [obj for obj in gc.get_objects()
-            if type(obj) is Matrix and type(obj.data) is CArray
-            and int(cast("uintptr_t", obj.data.buf)) in external]
+            if type(obj) is Matrix and type(obj.data) in (CArray, VerifyArray)
+            and int(cast("uintptr_t", _c_half(obj.data).buf)) in external]
 
 
 class _Plan:
@@ -564,7 +651,7 @@ class _Plan:
         self.out_specs = []
         for m in outputs:
             d = m.data
-            idx = trace.index.get(trace.address(d.buf))
+            idx = trace.index.get(trace.address(_c_half(d).buf))
             if idx is None:
                 raise CaptureError("compile: the step returns a matrix that no C kernel of the "
                                    "step touched (made on another backend?)")
@@ -602,6 +689,8 @@ class _Plan:
         self.input_objs: List[Any] = [None] * len(buffers)
         self.n_table = len(trace.slot_values)
         self.scalars = ffi.new("double[]", max(self.n_table, 1))
+        self.scalar_bytes = ffi.buffer(self.scalars)  # refilled with one struct call per replay
+        self.pack_scalars = struct.Struct(f"<{self.n_table}d").pack_into
         # per parameter: its state dict, how many entries it had and the buffers among them;
         # per optimizer and group: the structure its update branched on (one check each)
         self.optimizers = []
@@ -614,12 +703,29 @@ class _Plan:
                 seen.add((id(opt), id(group)))  # later would be skipped by a replay: checked)
                 self.structures.append((opt, group, state, structure, len(opt.param_groups),
                                         len(group["params"])))
+        # the same checks and numbers as flat lists, for the replay's Python side
+        self.grad_is = [(ref, data, grad) for ref, data, mode, grad in self.guards if mode == GRAD_IS]
+        self.grad_any = [(ref, data) for ref, data, mode, _grad in self.guards if mode == GRAD_ANY]
+        self.state_dicts = [(opt.state.get, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
+        self.held = [(state, k, v) for _o, _g, _p, state, _n, held in self.optimizers for k, v in held]
+        self.scalar_sources = [(opt._scalars, group, state)
+                               for opt, group, _p, state, _n, _h in self.optimizers]
         self.checks = trace.checks
         for b, _error in self.checks:
             if buffers[b].capacity is None or buffers[b].capacity < 1:
                 raise CaptureError("compile: a value check reads an empty buffer")
         self.ffi = ffi
         self.CArray = carray.CArray
+        self.verify = trace.verify
+        # what a replay writes outside its own scratch buffers (parameters, optimizer state,
+        # gradients, inputs written in place), with how many doubles: on the verify backend a
+        # replay is checked against eager execution from the same state, so it is saved first
+        written: Dict[int, int] = {}
+        for extents in trace.extents:
+            b, n = extents[-1]  # the buffer the launch writes
+            if buffers[b].origin in ("external", "input"):
+                written[b] = max(written.get(b, 0), n)
+        self.written = sorted(written.items())
 
     @staticmethod
     def _external_sizes(ffi: Any, buffers: List[_Buffer]) -> Dict[int, int]:
@@ -660,7 +766,7 @@ class _Plan:
             grad = found[1]
             if grad is None:
                 self.guards.append((ref, m.data, GRAD_IS, None))
-            elif trace.address(grad.buf) in trace.index:
+            elif trace.address(_c_half(grad).buf) in trace.index:
                 self.guards.append((ref, m.data, GRAD_IS, grad))
             else:
                 self.guards.append((ref, m.data, GRAD_ANY, None))
@@ -669,17 +775,22 @@ class _Plan:
 
     def valid(self) -> bool:
         """The state the plan was recorded over is still there: parameters' storages and
-        gradients, optimizers' state dicts, buffers and structure."""
-        for ref, data, mode, grad in self.guards:
+        gradients, optimizers' state dicts, buffers and structure (checked at every replay,
+        from flat lists made once)."""
+        for ref, data, grad in self.grad_is:
             m = ref()
-            if m is not None and (m.data is not data or (mode == GRAD_IS and m._grad is not grad)):
+            if m is not None and (m.data is not data or m._grad is not grad):
                 return False
-        for opt, _group, p, state, n_entries, held in self.optimizers:
-            if opt.state.get(p) is not state or len(state) != n_entries:
+        for ref, data in self.grad_any:
+            m = ref()
+            if m is not None and m.data is not data:
                 return False
-            for k, v in held:
-                if state.get(k) is not v:
-                    return False
+        for state_of, p, state, n_entries in self.state_dicts:
+            if state_of(p) is not state or len(state) != n_entries:
+                return False
+        for state, k, v in self.held:
+            if state.get(k) is not v:
+                return False
         for opt, group, state, structure, n_groups, n_params in self.structures:
             if (opt._structure(group, state) != structure or len(opt.param_groups) != n_groups
                     or len(group["params"]) != n_params):
@@ -689,11 +800,13 @@ class _Plan:
     def bind_inputs(self, matrices: List[Matrix]) -> None:
         """Point the input slots at this call's input buffers (checked: large enough, not one
         of the plan's other buffers)."""
-        ffi, ptrs = self.ffi, self.table_ptrs
+        ffi, ptrs, verify = self.ffi, self.table_ptrs, self.verify
         objs = self.input_objs
         changed = False
         for position, slot in self.input_slots:
             data = matrices[position].data
+            if verify:
+                data = data.c
             buf = data.buf
             if objs[slot] is buf:
                 continue
@@ -713,14 +826,74 @@ class _Plan:
                     objs[slot] = None  # check again next time
                 raise CaptureError("compile: two inputs share their memory")
 
+    # -- the verify backend: a replay checked against eager execution ----------------------------
+
+    def save(self, matrices: List[Matrix]) -> Tuple[Any, ...]:
+        """Everything a replay changes that eager execution would find: the values it writes
+        outside its scratch buffers, the gradients it sets, the optimizers' state dicts (their
+        step counts)."""
+        self.bind_inputs(matrices)
+        ffi, ptrs = self.ffi, self.table_ptrs
+        values = [(b, ffi.buffer(ptrs[b], n * 8)[:]) for b, n in self.written]
+        grads = [(m, m._grad) for m in (ref() for ref, *_rest in self.guards) if m is not None]
+        states = [(state, dict(state)) for _opt, _group, _p, state, _n, _held in self.optimizers]
+        return values, grads, states
+
+    def restore(self, saved: Tuple[Any, ...]) -> None:
+        values, grads, states = saved
+        for b, raw in values:
+            self.ffi.memmove(self.table_ptrs[b], raw, len(raw))
+        for m, grad in grads:
+            m._grad = grad
+        for state, items in states:
+            state.clear()
+            state.update(items)
+
+    def observe(self, outputs: List[Matrix]) -> List[Tuple[str, Any]]:
+        """What the user sees after a step, in an order that does not depend on how the step
+        ran: the returned matrices, the matrices over the plan's buffers (parameters) with
+        their gradients, and the optimizers' state."""
+        seen: List[Tuple[str, Any]] = []
+        for i, m in enumerate(outputs):
+            seen.append(("the returned matrix" if len(outputs) == 1 else f"returned matrix #{i}",
+                         np.array(m.numpy())))
+        for ref, *_rest in self.guards:
+            m = ref()
+            if m is None:
+                continue
+            name = self.describe(m)
+            grad = m._grad
+            seen.append((name, np.array(m.numpy())))
+            seen.append((f"the gradient of {name}", None if grad is None else np.array(grad.numpy())))
+        for opt, _group, p, state, _n, _held in self.optimizers:
+            for k, v in state.items():
+                value = np.array(v.numpy()) if isinstance(v, backends.base.Storage) else v
+                seen.append((f"{type(opt).__name__}'s state {k!r} of {self.describe(p)}", value))
+        return seen
+
+    def describe(self, m: Matrix) -> str:
+        """A parameter by its place in its optimizer, another matrix by its shape and origin."""
+        for opt, group, *_rest in self.structures:
+            for i, p in enumerate(group["params"]):
+                if p is m:
+                    where = "" if len(opt.param_groups) == 1 else \
+                        f" of group {opt.param_groups.index(group)}"
+                    return f"parameter #{i}{where} ({m.shape[0]}x{m.shape[1]})"
+        site = getattr(m.data, "site", None)
+        return f"the {m.shape[0]}x{m.shape[1]} matrix" + (f" made at {site}" if site else "")
+
     def run(self, matrices: List[Matrix]) -> Any:
         if self.input_slots:
             self.bind_inputs(matrices)
-        if self.optimizers:
+        if self.scalar_sources:
             values: List[float] = []
-            for opt, group, _p, state, _n, _h in self.optimizers:
-                values.extend(opt._scalars(group, state))
-            self.scalars[0:len(values)] = values
+            for scalars_of, group, state in self.scalar_sources:
+                values += scalars_of(group, state)
+            try:
+                self.pack_scalars(self.scalar_bytes, 0, *values)
+            except struct.error:
+                raise RuntimeError(f"compiled step: the optimizers gave {len(values)} numbers "
+                                   f"for a plan recorded with {self.n_table}") from None
         failed = self.lib.pag_plan_run(self.ops, self.n_ops, self.table_ptrs, self.n_buffers,
                                        self.scalars, self.n_table)
         if failed:
@@ -802,10 +975,10 @@ class CompiledStep:
     def _key(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[Any, List[Matrix]]:
         """What a plan is recorded for: backend, grad mode, thread count, the matrices' shapes,
         layouts and requires_grad, the other arguments' values; and the matrices."""
+        if not args and not kwargs:
+            return (_current_storage(), _grad_enabled(), _threads[0]), []
         parts: List[Any] = [_current_storage(), _grad_enabled(), _threads[0]]
         matrices = []
-        if not args and not kwargs:
-            return tuple(parts), matrices
         for a in args:
             if isinstance(a, Matrix):
                 d = a.data
@@ -821,7 +994,8 @@ class CompiledStep:
         return tuple(parts), matrices
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _tracing() is not None:  # called from a step being recorded: becomes part of it
+        if _active[0] is not None and _tracing() is not None:  # called from a step being
+            # recorded: becomes part of it
             return self.fn(*args, **kwargs)
         with self._lock:
             key, matrices = self._key(args, kwargs)
@@ -833,6 +1007,8 @@ class CompiledStep:
             if entry is not None and entry.plan is not None:
                 if entry.plan.valid():
                     self.stats["replayed"] += 1
+                    if entry.plan.verify:
+                        return self._checked_replay(entry.plan, matrices, args, kwargs)
                     return entry.plan.run(matrices)
                 entry = None  # parameters or optimizer state replaced: record again
                 del self._entries[key]
@@ -855,11 +1031,45 @@ class CompiledStep:
                 entry.error = exc
                 raise
 
+    def _checked_replay(self, plan: _Plan, matrices: List[Matrix], args: Tuple[Any, ...],
+                        kwargs: Dict[str, Any]) -> Any:
+        """The verify backend's replay: replay the step, note what it left, put the state back,
+        run the step eagerly (verify checks C against Python op by op) and require the replay
+        to have computed the same bits: it runs the very kernels eager execution ran, so
+        verify's exact tolerance applies (NaN equals NaN). A difference raises
+        BackendDivergenceError naming the step, the call and the first differing value; the
+        state is then eager's. Eager's result is returned."""
+        call = sum(self.stats.values())
+        name = getattr(self.fn, "__qualname__", None) or repr(self.fn)
+        where = f"compiled step {name!r}, call {call}"
+        saved = plan.save(matrices)
+        replay_error: Optional[BaseException] = None
+        try:
+            got = plan.observe(_flatten(plan.run(matrices))[0])
+        except Exception as exc:  # a value check (check_zero) raised after the replay
+            replay_error = exc
+        plan.restore(saved)
+        try:
+            result = self.fn(*args, **kwargs)
+        except Exception as exc:
+            if replay_error is None:
+                raise BackendDivergenceError(f"{where}: eager execution raised {exc!r}, the "
+                                             "replay did not") from exc
+            raise
+        if replay_error is not None:
+            raise BackendDivergenceError(f"{where}: the replay raised {replay_error!r}, eager "
+                                         "execution did not") from replay_error
+        difference = _first_difference(got, plan.observe(_flatten(result)[0]))
+        if difference is not None:
+            raise BackendDivergenceError(f"{where}: the replay and eager execution differ: "
+                                         + difference)
+        return result
+
     def _capturable(self, matrices: List[Matrix]) -> bool:
-        if _current_storage().backend_name != "c":
+        storage = _current_storage()
+        if storage.backend_name not in ("c", "verify"):
             return False
-        from .backends.carray import CArray
-        return all(type(m.data) is CArray for m in matrices)
+        return all(type(m.data) is storage for m in matrices)
 
     def _trace(self, entry: _Entry, matrices: List[Matrix], args: Tuple[Any, ...],
                kwargs: Dict[str, Any]) -> Any:
@@ -872,11 +1082,12 @@ class CompiledStep:
             hooks = _hooks()
         inputs: Dict[int, int] = {}
         for i, m in enumerate(matrices):
-            addr = int(hooks.ffi.cast("uintptr_t", m.data.buf))
+            addr = int(hooks.ffi.cast("uintptr_t", _c_half(m.data).buf))
             if addr in inputs:
                 raise CaptureError("compile: two inputs share their memory")
             inputs[addr] = i
         trace = _Trace(hooks.ffi, inputs)
+        trace.verify = _current_storage().backend_name == "verify"
         # the optimizers' hyper-parameters as the first recording left them: a step that
         # changes them itself (a scheduler stepping inside it) cannot be replayed
         groups = [] if entry.first is None else [
@@ -936,7 +1147,8 @@ def compile(fn: Optional[F] = None, *, warmup: int = 1, cache_size: int = CACHE_
 
     The returned callable runs `step_fn` eagerly `warmup` times per input signature, records
     its kernel launches over the next two calls and replays them in one C call from then on
-    (C backend only; other backends run eagerly). Python control flow and numbers are frozen at
+    (C backend; on verify every replay is also checked against eager execution; the python
+    backend runs the step eagerly). Python control flow and numbers are frozen at
     trace time, as in tinygrad's TinyJit and JAX's jit; see the module docstring for what
     retraces and what is refused with a CaptureError."""
     if fn is None:

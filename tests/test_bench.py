@@ -158,6 +158,24 @@ def test_the_compiled_column_replays_its_row_bit_for_bit():
         assert compiled.stats["replayed"] == 3
 
 
+def test_the_compiled_column_is_calibrated_on_a_replay_not_on_a_recording(monkeypatch):
+    """The loop count of a sample comes from one timed call: for the compiled step that call
+    must be a replay (a recording takes milliseconds, and gave one cold call per sample)."""
+    from bench.suites import train_steps
+    compiled = train_steps("lecture", 4, 2, 4, with_python=False)["compiled"]
+    seen = []
+    real = harness._loops_for
+
+    def noting(fn, target):
+        if fn is compiled:
+            seen.append(dict(compiled.stats))
+        return real(fn, target)
+    monkeypatch.setattr(harness, "_loops_for", noting)
+    harness.run_case(harness.Case("train", "row", {"compiled": compiled}), repeats=1,
+                     sample_seconds=0.0, cap_seconds=5.0, settle_seconds=0.0)
+    assert seen and seen[0]["replayed"] >= 1, seen
+
+
 def test_rows_more_than_5_percent_slower_on_two_threads_are_listed_ours_first():
     results = [measured("kernels", "a", pyautograd_c=100e-6, numpy=100e-6),
                measured("kernels", "b", pyautograd_c=100e-6, numpy=100e-6),

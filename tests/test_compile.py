@@ -1,5 +1,8 @@
 """ag.compile: a replayed step computes exactly what eager execution computes, step after step;
 what cannot be replayed is refused while tracing; replaced state and new shapes retrace."""
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -7,7 +10,13 @@ import pyautograd as ag
 from pyautograd import nn, optim
 from pyautograd.compile import CaptureError
 
-SIZES = [(4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)]
+ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # `pytest` run without `python -m` does not put the root on the path
+    sys.path.append(ROOT)
+
+from bench import suites  # noqa: E402  (the train steps are the bench's, written once)
+
+SIZES = suites.TRAIN_SIZES
 
 
 def steps_for(size):
@@ -15,39 +24,18 @@ def steps_for(size):
     return 100 if size[0] * size[1] * size[2] <= 1e6 else 8
 
 
-def data(n, d, h, seed=0):
-    rng = np.random.default_rng(seed)
-    b1, b2 = 1 / np.sqrt(d), 1 / np.sqrt(h)
-    params = [rng.uniform(-b1, b1, (h, d)), rng.uniform(-b1, b1, (1, h)),
-              rng.uniform(-b2, b2, (1, h)), rng.uniform(-b2, b2, (1, 1))]
-    return rng.standard_normal((n, d)), rng.random((n, 1)), params
-
-
 def lecture_step(size, lr=0.1):
-    """The lecture's raw-Matrix step; returns (step, parameters)."""
-    X, Y, params = data(*size)
+    """The bench's lecture step (raw Matrix ops) on the current backend; (step, parameters)."""
+    X, Y, params = suites.train_data(*size)
     x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
-    W1, B1, W2, B2 = weights = [ag.mat(v) for v in params]
-
-    def step():
-        A2 = ((x @ W1.T + B1).sigmoid() @ W2.T + B2).sigmoid()
-        L = ((A2 - y) ** 2).mean()
-        L.backward()
-        with ag.no_grad():
-            for p in weights:
-                p.data -= lr * p.grad
-                p.zero_grad()
-        return L
-    return step, weights
+    weights = [ag.mat(v) for v in params]
+    return suites.lecture_step(x, y, weights, lr), weights
 
 
 def nn_model(size):
-    X, Y, params = data(*size)
-    l1, l2 = nn.Linear(size[1], size[2]), nn.Linear(size[2], 1)
-    for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
-        p.data = type(p.data).from_array(v)
-    model = nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
-    return model, ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
+    """The bench's nn model on the current backend, with its inputs."""
+    X, Y, params = suites.train_data(*size)
+    return suites.nn_model(params), ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
 
 
 def make_optimizer(name, params):
@@ -65,21 +53,11 @@ def make_optimizer(name, params):
 
 
 def nn_step(size, opt_name, zero_first=False):
-    """The nn step (zero_grad last, or first as in many PyTorch loops); (step, parameters, opt)."""
+    """The bench's nn step with another optimizer (zero_grad last, or first as in many PyTorch
+    loops); (step, parameters, optimizer)."""
     model, x, y = nn_model(size)
-    loss_fn = nn.MSELoss()
     opt = make_optimizer(opt_name, model.parameters())
-
-    def step():
-        if zero_first:
-            opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        if not zero_first:
-            opt.zero_grad()
-        return loss
-    return step, list(model.parameters()), opt
+    return suites.nn_step(model, nn.MSELoss(), opt, x, y, zero_first), list(model.parameters()), opt
 
 
 def run_both(make, n_steps, between=None):
@@ -231,15 +209,151 @@ def test_a_change_of_thread_count_retraces():
     assert compiled.stats == {"eager": 2, "traced": 2, "replayed": 1}
 
 
-@pytest.mark.parametrize("name", ["python", "verify"])
-def test_other_backends_run_eagerly(name):
-    with ag.backend(name):
+def test_the_python_backend_runs_eagerly():
+    with ag.backend("python"):
         eager, eager_params = lecture_step((4, 2, 4))
         step, params = lecture_step((4, 2, 4))
         compiled = ag.compile(step)
         for _ in range(5):
             assert compiled().item() == eager().item()
     assert compiled.stats == {"eager": 5, "traced": 0, "replayed": 0}
+
+
+# -- the verify backend: every replay is checked against eager execution --------------------------
+
+def verify_steps():
+    """The lecture step and the nn step with SGD momentum and Adam, on the verify backend (and
+    RMSprop zeroing first, which leaves gradients for the check to compare)."""
+    size = (16, 4, 8)
+    return {"lecture": lambda: lecture_step(size), "sgd": lambda: nn_step(size, "sgd")[:2],
+            "adam": lambda: nn_step(size, "adam")[:2],
+            "rmsprop-zero-first": lambda: nn_step(size, "rmsprop", zero_first=True)[:2]}
+
+
+@pytest.mark.parametrize("kind", ["lecture", "sgd", "adam", "rmsprop-zero-first"])
+def test_verify_checks_100_replays_against_eager_and_returns_eagers_values(kind):
+    """On verify, each replay runs from the state eager execution then starts from, and must
+    leave the same bits; the user gets eager's results, equal to a plain eager copy's."""
+    with ag.backend("verify"):
+        eager, eager_params = verify_steps()[kind]()
+        step, params = verify_steps()[kind]()
+        compiled = ag.compile(step)
+        for i in range(100):
+            assert compiled().item() == eager().item(), f"step {i}"
+    for p, q in zip(params, eager_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert compiled.stats == {"eager": 1, "traced": 2, "replayed": 97}
+
+
+class SkipOneLaunch:
+    """Stands in for the plan's C library: replays every launch but one."""
+
+    def __init__(self, lib, skip):
+        self.lib, self.skip = lib, skip
+
+    def pag_plan_run(self, ops, n_ops, buffers, n_buffers, table, n_table):
+        k = self.skip
+        return (self.lib.pag_plan_run(ops, k, buffers, n_buffers, table, n_table)
+                or self.lib.pag_plan_run(ops + k + 1, n_ops - k - 1, buffers, n_buffers, table,
+                                         n_table))
+
+
+def the_plan(compiled):
+    (entry,) = compiled._entries.values()
+    return entry.plan
+
+
+@pytest.mark.parametrize("kind", ["lecture", "sgd", "adam"])
+def test_verify_catches_a_replay_that_skips_a_parameter_update(kind):
+    """The last launch of each step updates a parameter (or Adam's state); a replay that skips
+    it is caught, named, and the state left is eager's."""
+    with ag.backend("verify"):
+        eager, eager_params = verify_steps()[kind]()
+        step, params = verify_steps()[kind]()
+        compiled = ag.compile(step)
+        for _ in range(5):
+            assert compiled().item() == eager().item()
+        plan = the_plan(compiled)
+        plan.lib = SkipOneLaunch(plan.lib, plan.n_ops - 1)
+        with pytest.raises(ag.BackendDivergenceError,
+                           match=r"compiled step '.*step', call 6: the replay and eager execution "
+                                 r"differ: .* at \(\d+, \d+\): replay .*, eager .*values differ"):
+            compiled()
+        eager()
+    for p, q in zip(params, eager_params):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def replaying_lecture_step():
+    """A compiled lecture step past its recordings (4 calls made), and its plan."""
+    step, _ = lecture_step((16, 4, 8))
+    compiled = ag.compile(step)
+    for _ in range(4):
+        compiled()
+    return compiled, the_plan(compiled)
+
+
+def test_verify_catches_a_learning_rate_slightly_off_and_names_the_parameter():
+    """A captured number changed by a relative 1e-12 (the lecture's learning rate in the first
+    update): the check is exact, and names the parameter by its shape and where it was made."""
+    with ag.backend("verify"):
+        compiled, plan = replaying_lecture_step()
+        lr_ops = [i for i in range(plan.n_ops) if plan.ops[i].scalar == 0.1]
+        assert lr_ops, "the plan holds the learning rate"
+        plan.ops[lr_ops[0]].scalar = 0.1 * (1 + 1e-12)
+        with pytest.raises(ag.BackendDivergenceError,
+                           match=r"call 5: .* differ: the 8x4 matrix made at .*test_compile.py"):
+            compiled()
+
+
+def test_verify_catches_a_corrupted_loss():
+    """The returned loss is compared too: a replay that overwrites it is caught."""
+    with ag.backend("verify"):
+        compiled, plan = replaying_lecture_step()
+        loss_buffer = plan.out_specs[0][0]
+        real = plan.lib
+
+        class CorruptLoss:
+            def pag_plan_run(self, *args):
+                failed = real.pag_plan_run(*args)
+                plan.table_ptrs[loss_buffer][0] += 1.0
+                return failed
+        plan.lib = CorruptLoss()
+        with pytest.raises(ag.BackendDivergenceError, match=r"the returned matrix at \(0, 0\)"):
+            compiled()
+
+
+def test_the_verify_comparison_is_exact_nan_equals_nan_and_a_missing_gradient_counts():
+    from pyautograd.compile import _first_difference
+    nan = np.array([[1.0, np.nan]])
+    assert _first_difference([("w", nan)], [("w", nan.copy())]) is None
+    off = np.array([[1.0, np.nextafter(2.0, 3.0)]])
+    assert _first_difference([("w", off)], [("w", np.array([[1.0, 2.0]]))]) == (
+        f"w at (0, 1): replay {float(off[0, 1])!r}, eager 2.0 (1 of 2 values differ)")
+    assert _first_difference([("the gradient of w", np.zeros((2, 3)))],
+                             [("the gradient of w", None)]) == (
+        "the gradient of w: replay a 2x3 matrix, eager None")
+    assert _first_difference([("Adam's state 'step' of w", 3)],
+                             [("Adam's state 'step' of w", 4)]) == "Adam's state 'step' of w: replay 3, eager 4"
+
+
+@pytest.mark.parametrize("name", ["c", "verify"])
+def test_reading_values_mid_step_is_refused_on_verify_as_on_c(name):
+    """verify's own C-against-Python comparisons read values while recording; the step's reads
+    are still refused, as on the C backend."""
+    with ag.backend(name):
+        step, weights = lecture_step((4, 2, 4))
+
+        def with_numpy():
+            loss = step()
+            weights[0].numpy()
+            return loss
+
+        def with_item():
+            loss = step()
+            return loss * (loss.item() + 1.0)
+        refused(with_numpy, "reads a matrix's values in Python")
+        refused(with_item, r"\.item\(\)")
 
 
 # -- refusals -------------------------------------------------------------------------------------
@@ -382,8 +496,15 @@ def test_a_compiled_step_called_from_a_recorded_step_is_recorded_inline():
     assert outer.stats["replayed"] == 5 and inner.stats == {"eager": 1, "traced": 0, "replayed": 0}
 
 
-def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
-    X, Y, _ = data(16, 2, 4)
+@pytest.mark.parametrize("name", ["c", "verify"])
+def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay(name):
+    """On verify the replay's error is checked against eager's, which is the one raised."""
+    with ag.backend(name):
+        bce_range_check(after_replay="after it ran" if name == "c" else "between 0 and 1")
+
+
+def bce_range_check(after_replay):
+    X, Y, _ = suites.train_data(16, 2, 4)
 
     def make():
         model, x, _ = nn_model((16, 2, 4))
@@ -419,7 +540,7 @@ def test_bce_is_captured_and_its_range_check_still_raises_after_a_replay():
         compiled(x)
     assert compiled.stats["replayed"] >= 8
     y.data.fill_(-1.0)
-    with pytest.raises(nn.functional.InputRangeError, match="after it ran"):
+    with pytest.raises(nn.functional.InputRangeError, match=after_replay):
         compiled(x)
 
 
