@@ -41,7 +41,7 @@ class _Tracer:
         return self.names[id(m)]
 
     def __call__(self, node: Matrix) -> None:
-        """Run one node's closure, printing what it does."""
+        """Run one node's reverse rule, printing what it does."""
         self.step += 1
         operands = [c for c in dict.fromkeys(node._children) if isinstance(c, Matrix)]
         children = [c for c in operands if c.requires_grad]

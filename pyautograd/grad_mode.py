@@ -7,7 +7,7 @@ import functools
 from typing import Any, Callable, Optional
 
 _enabled: contextvars.ContextVar = contextvars.ContextVar("pyautograd_grad_enabled", default=True)
-# Set by pyautograd.explain(): a callable that runs (and narrates) one node's backward closure.
+# Set by pyautograd.explain(): a callable that runs (and narrates) one node's reverse rule.
 _tracer: contextvars.ContextVar = contextvars.ContextVar("pyautograd_backward_tracer", default=None)
 
 

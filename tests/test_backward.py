@@ -80,7 +80,7 @@ def test_non_scalar_output_needs_a_gradient_of_its_shape(backend_name):
     assert x.grad.tolist() == [[6.0, 5.0], [7.0, 11.0]]  # 2x + 3x + x, summed per entry
 
 
-def test_requires_grad_flows_and_closures_skip_constants(backend_name):
+def test_requires_grad_flows_and_reverse_rules_skip_constants(backend_name):
     x = ag.mat([[1.0, 2.0]])
     c = ag.mat([[5.0, 6.0]], requires_grad=False)
     y = (x * c).sum()
@@ -152,7 +152,7 @@ def test_an_unused_graph_is_freed_by_reference_counting(backend_name):
         loss = (x.exp() * 3.0).mean()
         ref = weakref.ref(loss)
         del loss
-        assert ref() is None  # closures hold no reference to their own node
+        assert ref() is None  # a node holds no reference to itself
     finally:
         gc.enable()
 

@@ -1,7 +1,7 @@
 """VerifyArray: every storage op runs on the C backend and on the pure-Python reference, and the
 two results are compared. A difference beyond the op's tolerance raises BackendDivergenceError
 naming the op, the shapes, the largest absolute and relative error, and the line of user code
-that created the Matrix whose op diverged (its forward, or its backward closure).
+that created the Matrix whose op diverged (its forward, or its reverse rule in a backward).
 
 Tolerances: ops that are exact in IEEE arithmetic (+ - * /, comparisons, transpose, sums in the
 same order, ...) must agree to the bit (NaN with NaN); C's vectorised exp, and ops built on it,
@@ -42,7 +42,7 @@ _ULP_OPS = {"exp", "sigmoid", "tanh", "log", "pow", "dsigmoid", "axpy"}  # rtol 
 
 
 def _node_site() -> Tuple[Optional[str], str]:
-    """Where the op runs from: inside backward(), the node whose closure runs (its creation
+    """Where the op runs from: inside backward(), the node whose reverse rule runs (its creation
     site and op); otherwise the user's own line."""
     frame = sys._getframe(1)
     while frame is not None:
