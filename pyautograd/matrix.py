@@ -122,6 +122,49 @@ class Matrix:
             result._gradient = _gradient
         return result
 
+    # -- dtype: float64 (the default) or float32 (issue 16) ---------------------------------
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the values: float64 or float32, as a NumPy dtype (== np.float32 and
+        == "float32" hold for float32 matrices; ag.float32 is the same object)."""
+        return self.data.dtype
+
+    _to_backend = to  # the backend conversion above; to() below also converts dtypes
+
+    def to(self, target: Any) -> "Matrix":  # noqa: F811  (extends the backend conversion)
+        """These values on backend `target` ("c", "python", "verify"), or in dtype `target`
+        (float32 or float64, in any spelling). The gradient flows back across either
+        conversion, and arrives in self's own backend and dtype."""
+        if isinstance(target, str) and target in ("c", "python", "verify"):
+            return self._to_backend(target)
+        from .backends.base import resolve_dtype
+        if isinstance(target, str):
+            try:
+                np.dtype(target)
+            except TypeError:  # not a dtype's name: an unknown backend, which this names
+                return self._to_backend(target)
+        dtype = resolve_dtype(target, "to")
+        if self.data.dtype is dtype:
+            return self
+        result = _node(self.data.astype(dtype), (self,), "to")
+        if result.requires_grad:
+            home = self.data.dtype
+
+            def _gradient(grad: Storage) -> None:
+                _accumulate(self, grad.astype(home))
+            result._gradient = _gradient
+        return result
+
+    def float(self) -> "Matrix":
+        """self.to(float32), as torch's Tensor.float(): self when it already is float32."""
+        from .backends.base import FLOAT32
+        return self.to(FLOAT32)
+
+    def double(self) -> "Matrix":
+        """self.to(float64), as torch's Tensor.double(): self when it already is float64."""
+        from .backends.base import FLOAT64
+        return self.to(FLOAT64)
+
     # -- Python protocols -----------------------------------------------------------------------
     def _scalar(self, what: str) -> float:
         """The value of a 1x1 matrix, or a ValueError (PyTorch's) naming the conversion and shape."""
@@ -162,7 +205,7 @@ class Matrix:
             yield self[i]
 
     def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
-        """The values as a 2-D float64 array (NumPy's protocol): np.asarray(m), np.array(m).
+        """The values as a 2-D array of their dtype (NumPy's protocol): np.asarray(m), np.array(m).
         On the C backend without a copy the array is a read-only view of the values."""
         values = self.data.numpy()
         if dtype is not None and np.dtype(dtype) != values.dtype:
@@ -787,18 +830,19 @@ class Matrix:
         return self._grad is not None
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        """Pickle as a leaf: values and gradient as NumPy arrays, the backend's name and
-        requires_grad (the graph that made a non-leaf is not kept)."""
+        """Pickle as a leaf: values and gradient as NumPy arrays of their dtype, the backend's
+        name and requires_grad (the graph that made a non-leaf is not kept)."""
         grad = None if self._grad is None else self._grad.numpy().copy()
         return (Matrix._restore, (self.data.numpy().copy(), self.backend, self.requires_grad, grad))
 
     @classmethod
     def _restore(cls, values: np.ndarray, backend: str, requires_grad: bool,
                  grad: Optional[np.ndarray]) -> "Matrix":
-        storage = backends.storage_class(backend)
-        result = cls(storage.from_array(np.asarray(values, dtype=np.float64)), requires_grad)
+        values = np.asarray(values)  # float64 or float32: the dtype travels with the array
+        storage = backends.storage_class(backend).with_dtype(np.dtype(values.dtype))
+        result = cls(storage.from_array(values), requires_grad)
         if grad is not None:
-            result._grad = storage.from_array(np.asarray(grad, dtype=np.float64))
+            result._grad = storage.from_array(np.asarray(grad))
         return result
 
     def __deepcopy__(self, memo: dict) -> "Matrix":
@@ -844,6 +888,7 @@ _leaf_lock = threading.Lock()
 def _accumulate(node: Matrix, g: Storage, owned: bool = True, scale: float = 1.0) -> None:
     """node.grad += scale * g. The first gradient to arrive is adopted as node.grad (or copied,
     when the caller does not own it) instead of being added to a matrix of zeros."""
+    g = g if type(g) is type(node.data) else g.astype(node.data.dtype)  # the node's dtype
     leaf = node._gradient is None
     if leaf:
         _leaf_lock.acquire()
