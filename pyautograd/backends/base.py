@@ -185,7 +185,9 @@ class Storage:
         this backend (float64 -> float32 rounds to nearest; overflow gives inf)."""
         if self.dtype is dtype:
             return self
-        return self.with_dtype(dtype).from_array(self.numpy().astype(dtype))
+        with np.errstate(over="ignore"):  # overflow to inf is the documented result
+            values = self.numpy().astype(dtype)
+        return self.with_dtype(dtype).from_array(values)
 
     @classmethod
     def from_values(cls, values: object, op: str = "Matrix") -> "Storage":

@@ -375,9 +375,15 @@ class List2D32(List2D):
         return List2D32(out.nrow, out.ncol, out.vals)
 
     def _scatter(self, rows, cols, block: "List2D", accumulate: bool) -> None:
-        super()._scatter(rows, cols, block, accumulate)
-        if accumulate:
-            self.vals = _rounded(self.vals)
+        """As List2D's, each addition rounded to float32 (repeated positions add up in turn)."""
+        if not accumulate:
+            super()._scatter(rows, cols, block, accumulate)
+            return
+        cols = cols.tolist()
+        for i, row in zip(rows.tolist(), block.tolist()):  # a copy: block may be self
+            target = self.vals[i]
+            for j, v in zip(cols, row):
+                target[j] = _round32(target[j] + v)
 
     def _axpy(self, alpha: float, other: "List2D") -> None:
         """y + (alpha * x), each step rounded to float32, as the float32 kernel computes it."""
