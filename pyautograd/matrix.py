@@ -136,7 +136,20 @@ class Matrix:
         (float32 or float64, in any spelling). The gradient flows back across either
         conversion, and arrives in self's own backend and dtype."""
         if isinstance(target, str) and target in ("c", "python", "verify"):
-            return self._to_backend(target)
+            cls = backends.storage_class(target)
+            if cls.dtype is self.data.dtype:
+                return self._to_backend(target)
+            cls = cls.with_dtype(self.data.dtype)  # another backend, the same dtype
+            if type(self.data) is cls:
+                return self
+            result = _node(cls.from_array(self.data.numpy()), (self,), "to")
+            if result.requires_grad:
+                home = type(self.data)
+
+                def _gradient(grad: Storage) -> None:
+                    _accumulate(self, home.from_array(grad.numpy()))
+                result._gradient = _gradient
+            return result
         from .backends.base import resolve_dtype
         if isinstance(target, str):
             try:
@@ -838,8 +851,9 @@ class Matrix:
     @classmethod
     def _restore(cls, values: np.ndarray, backend: str, requires_grad: bool,
                  grad: Optional[np.ndarray]) -> "Matrix":
+        from .backends.base import resolve_dtype
         values = np.asarray(values)  # float64 or float32: the dtype travels with the array
-        storage = backends.storage_class(backend).with_dtype(np.dtype(values.dtype))
+        storage = backends.storage_class(backend).with_dtype(resolve_dtype(values.dtype, "unpickle"))
         result = cls(storage.from_array(values), requires_grad)
         if grad is not None:
             result._grad = storage.from_array(np.asarray(grad))

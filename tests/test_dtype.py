@@ -91,6 +91,17 @@ def test_float_double_and_to_convert_and_pass_gradients_back(backend_name):
     assert w.grad.dtype == np.float64 and w.grad.item() == 3.0
 
 
+def test_a_backend_conversion_keeps_the_dtype_and_passes_the_gradient_back():
+    x = ag.mat([[0.1, 0.2]], dtype="float32")
+    for name in ("python", "verify", "c"):
+        y = x.to(name)
+        assert y.dtype == np.float32 and y.backend == name and y.tolist() == x.tolist()
+        (y * 3).sum().backward()
+    assert x.grad.dtype == np.float32 and x.backend == "c"
+    assert x.grad.tolist() == [[9.0, 9.0]]  # 3 from each of the three conversions
+    assert x.to("c") is x
+
+
 def test_float64_to_float32_rounds_and_overflows_to_inf():
     m = ag.mat([[1e39, -1e39, 1e-50, 0.1]]).float()
     assert m.tolist() == [[np.inf, -np.inf, 0.0, float(np.float32(0.1))]]
@@ -168,6 +179,16 @@ def test_from_numpy_copies_what_it_cannot_share(backend_name):
     assert not np.shares_memory(ag.from_numpy(read_only).numpy(), read_only)
     converted = ag.from_numpy(base, dtype="float64")  # another dtype asked for: a copy
     assert converted.dtype == np.float64 and not np.shares_memory(converted.numpy(), base)
+
+
+def test_from_dlpack_shares_a_float32_torch_tensor():
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(2, 3, dtype=torch.float32)
+    with ag.backend("c"):
+        m = ag.from_dlpack(t)
+        assert m.dtype == np.float32
+        t[1, 2] = 5.0
+        assert m.tolist()[1][2] == 5.0
 
 
 def test_numpy_and_array_protocol_give_the_dtype(backend_name):
