@@ -52,6 +52,17 @@ def test_op_table_matches_pytorch_in_each_dtype(op, backend_name, default_dtype)
                                    err_msg=f"{op.name}: gradient of input {i}")
 
 
+@pytest.mark.parametrize("op", OPS, ids=str)
+def test_op_table_forward_in_float32_matches_numpy_without_pytorch(op, backend_name):
+    """The same rows against the table's NumPy reference, computed in float64 on the rounded
+    inputs: float32 results within a few float32 roundings (runs where PyTorch is absent too,
+    as under the sanitizers)."""
+    arrays, _ = _inputs(op, 7, np.float32)
+    out = op.fn(*[ag.mat(a, dtype="float32") for a in arrays])
+    np.testing.assert_allclose(out.numpy(), op.ref(*[a.astype(np.float64) for a in arrays]),
+                               rtol=1e-5, atol=1e-6)
+
+
 # Rows whose pyautograd call lifts a Python number into a matrix of the *default* dtype, which
 # then promotes a float32 operand to float64 while the default dtype is float64 (PyTorch keeps
 # a tensor's dtype against a number). Listed in the README as a known difference.
