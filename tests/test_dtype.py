@@ -260,6 +260,19 @@ def test_optimizers_train_float32_models_and_keep_state_in_float32(make, backend
     assert buffers and all(v.dtype == np.float32 for v in buffers)
 
 
+def test_to_torch_keeps_a_float32_model_float32_and_from_torch_takes_the_default(float32_default):
+    torch = pytest.importorskip("torch")
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    twin = nn.to_torch(model)
+    assert twin[0].weight.dtype == torch.float32
+    x = np.random.default_rng(3).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(model(ag.mat(x)).numpy(), twin(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    back = nn.from_torch(twin.double())
+    assert back[0].weight.dtype == np.float32  # the default dtype, as ag.mat
+    np.testing.assert_array_equal(back[0].weight.numpy(), model[0].weight.numpy())
+
+
 def test_losses_in_float32_match_pytorch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2)
