@@ -186,7 +186,8 @@ def _state_arrays(obj: Any) -> Dict[str, np.ndarray]:
         arr = value.numpy() if isinstance(value, Matrix) else np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"save: {name!r} has dtype {arr.dtype}, expected real numbers")
-        arrays[str(name)] = np.array(arr, dtype=np.float32 if arr.dtype == np.float32 else np.float64)
+        kept = np.float32 if arr.dtype == np.float32 else np.float64
+        arrays[str(name)] = np.array(arr, dtype=kept)
     return arrays
 
 

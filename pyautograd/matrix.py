@@ -853,7 +853,8 @@ class Matrix:
                  grad: Optional[np.ndarray]) -> "Matrix":
         from .backends.base import resolve_dtype
         values = np.asarray(values)  # float64 or float32: the dtype travels with the array
-        storage = backends.storage_class(backend).with_dtype(resolve_dtype(values.dtype, "unpickle"))
+        dtype = resolve_dtype(values.dtype, "unpickle")
+        storage = backends.storage_class(backend).with_dtype(dtype)
         result = cls(storage.from_array(values), requires_grad)
         if grad is not None:
             result._grad = storage.from_array(np.asarray(grad))

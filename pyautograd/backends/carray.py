@@ -147,10 +147,10 @@ def _strides(x: "CArray") -> Tuple[int, int]:
 
 
 class CArray(Storage):
-    """A 2-D float64 matrix (CArray32: float32) in one C buffer, row-major, or column-major when it is a transposed
-    view (`transposed`): `.T` flips the flag instead of copying, the matrix product reads either
-    layout through its transpose flags, element-wise kernels through strides, and the few
-    kernels that need a row-major buffer get one materialised."""
+    """A 2-D float64 matrix (CArray32: float32) in one C buffer, row-major, or column-major
+    when it is a transposed view (`transposed`): `.T` flips the flag instead of copying, the
+    matrix product reads either layout through its transpose flags, element-wise kernels through
+    strides, and the few kernels that need a row-major buffer get one materialised."""
 
     __slots__ = ("buf", "transposed")
     backend_name = "c"
@@ -176,8 +176,9 @@ class CArray(Storage):
     @classmethod
     def share(cls, arr: np.ndarray) -> "CArray":
         """A CArray over arr's own memory (no copy): arr must be a writeable, C-contiguous 2-D
-        array of the class's dtype, and the CArray keeps it alive. Writes made through NumPy are invisible to
-        the version counter (NumPy keeps none): only writes through the CArray count."""
+        array of the class's dtype, and the CArray keeps it alive. Writes made through NumPy are
+        invisible to the version counter (NumPy keeps none): only writes through the CArray
+        count."""
         out = cls.__new__(cls)
         out.nrow, out.ncol = arr.shape
         out.buf = ffi.from_buffer(_DOUBLES, arr, require_writable=True)

@@ -170,7 +170,8 @@ class VerifyArray(Storage):
         return type(self)(c, p, f"{op}(axis={axis})", (self.shape,), bound)
 
     def _matmul_bound(self, a, b, ta, tb, k):
-        absa, absb = np.abs(a.c.numpy()).astype(np.float64), np.abs(b.c.numpy()).astype(np.float64)
+        absa = np.abs(a.c.numpy()).astype(np.float64)
+        absb = np.abs(b.c.numpy()).astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             return (k + 2) * self._EPS * ((absa.T if ta else absa) @ (absb.T if tb else absb))
 
@@ -180,9 +181,9 @@ class VerifyArray(Storage):
                            self._matmul_bound(self, other, ta, tb, k))
 
     def _add_matmul(self, a, b, ta, tb, m, n, k):
+        before = np.abs(self.c.numpy().astype(np.float64))  # |C| before the product
         with np.errstate(invalid="ignore", over="ignore"):
-            bound = (self._matmul_bound(a, b, ta, tb, k + 1)
-                     + (k + 3) * self._EPS * np.abs(self.c.numpy().astype(np.float64)))  # |C| before the product
+            bound = self._matmul_bound(a, b, ta, tb, k + 1) + (k + 3) * self._EPS * before
         self.c._add_matmul(a.c, b.c, ta, tb, m, n, k)
         self.py._add_matmul(a.py, b.py, ta, tb, m, n, k)
         self._check("matmul (accumulate)", (a.shape, b.shape), bound)
