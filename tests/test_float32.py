@@ -156,7 +156,7 @@ def test_verify_float32_reports_a_divergence_with_float32_tolerances():
 # -- the C float32 kernels ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (7, 5, 3), (33, 17, 65), (65, 129, 40),
-                                   (130, 70, 300)])
+                                   (130, 70, 300), (100, 1030, 1100)])  # past KC, MC and NC
 @pytest.mark.parametrize("trans", [(False, False), (True, False), (False, True), (True, True)])
 def test_c_float32_matmul_within_its_rounding_bound(shape, trans):
     m, n, k = shape
