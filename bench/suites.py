@@ -1,6 +1,7 @@
 """The benchmark suites. Each builds Cases whose implementations do the same work:
 pyautograd on the C backend, pyautograd on the Python backend (small sizes only), NumPy written
-by hand, and PyTorch float64 where it is installed."""
+by hand, and PyTorch float64 where it is installed. The float32 suite does the matmul and both
+train steps in float32 throughout: pyautograd, NumPy and PyTorch (issue 16)."""
 from __future__ import annotations
 
 from typing import List
@@ -9,8 +10,8 @@ import numpy as np
 
 import pyautograd as ag
 from pyautograd import nn, optim
-from pyautograd.backends.carray import CArray
-from pyautograd.backends.list2d import List2D
+from pyautograd.backends.carray import CArray, CArray32
+from pyautograd.backends.list2d import List2D, List2D32
 
 from .harness import Case, torch
 from .portable import portable
@@ -19,8 +20,11 @@ TRAIN_SIZES = [(4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)]
 LEARNING_RATE = 0.1
 
 
-def _torch(a: np.ndarray, requires_grad: bool = False):
-    return torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad)
+FLOAT32_TRAIN_SIZES = [(64, 16, 32), (1024, 784, 256)]
+
+
+def _torch(a: np.ndarray, requires_grad: bool = False, dtype: str = "float64"):
+    return torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=requires_grad)
 
 
 def _matmul_case(n: int, rng: np.random.Generator) -> Case:
@@ -120,28 +124,28 @@ def nn_step(model, loss_fn, opt, x, y, zero_first: bool = False):
     return step
 
 
-def nn_model(params):
+def nn_model(params, dtype: str = "float64"):
     """The `nn` step's model, Linear-Sigmoid-Linear-Sigmoid, on the current backend, starting
-    from `params` (W1, b1, W2, b2 as NumPy arrays)."""
+    from `params` (W1, b1, W2, b2 as NumPy arrays), in `dtype`."""
     hidden, n_in = params[0].shape
-    l1, l2 = nn.Linear(n_in, hidden), nn.Linear(hidden, 1)
+    l1, l2 = nn.Linear(n_in, hidden, dtype=dtype), nn.Linear(hidden, 1, dtype=dtype)
     for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
         p.data = type(p.data).from_array(v)
     return nn.Sequential(l1, nn.Sigmoid(), l2, nn.Sigmoid())
 
 
-def _pyautograd_nn(backend: str, X: np.ndarray, Y: np.ndarray, params):
+def _pyautograd_nn(backend: str, X: np.ndarray, Y: np.ndarray, params, dtype: str = "float64"):
     with ag.backend(backend):
-        x = ag.mat(X, requires_grad=False)
-        y = ag.mat(Y, requires_grad=False)
-        model = nn_model(params)
+        x = ag.mat(X, requires_grad=False, dtype=dtype)
+        y = ag.mat(Y, requires_grad=False, dtype=dtype)
+        model = nn_model(params, dtype)
         return nn_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=LEARNING_RATE), x, y)
 
 
-def _torch_nn(X, Y, params):
-    x, y = _torch(X), _torch(Y)
-    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=torch.float64)
-    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=torch.float64)
+def _torch_nn(X, Y, params, dtype: str = "float64"):
+    x, y = _torch(X, dtype=dtype), _torch(Y, dtype=dtype)
+    l1 = torch.nn.Linear(X.shape[1], params[0].shape[0], dtype=getattr(torch, dtype))
+    l2 = torch.nn.Linear(params[0].shape[0], 1, dtype=getattr(torch, dtype))
     with torch.no_grad():
         for p, v in zip((l1.weight, l1.bias, l2.weight, l2.bias), params):
             p.copy_(torch.tensor(v.reshape(p.shape)))
@@ -166,17 +170,19 @@ def lecture_step(x, y, weights, lr: float = LEARNING_RATE):
     return step
 
 
-def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params):
+def _pyautograd_lecture(backend: str, X: np.ndarray, Y: np.ndarray, params,
+                        dtype: str = "float64"):
     with ag.backend(backend):
-        x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
-        weights = [ag.mat(v) for v in params]
+        x = ag.mat(X, requires_grad=False, dtype=dtype)
+        y = ag.mat(Y, requires_grad=False, dtype=dtype)
+        weights = [ag.mat(v, dtype=dtype) for v in params]
     return lecture_step(x, y, weights)
 
 
-def _torch_lecture(X, Y, params):
+def _torch_lecture(X, Y, params, dtype: str = "float64"):
     """The lecture's step written for PyTorch tensors: the same forward, PyTorch's own update."""
-    x, y = _torch(X), _torch(Y)
-    W1, B1, W2, B2 = weights = [_torch(v, requires_grad=True) for v in params]
+    x, y = _torch(X, dtype=dtype), _torch(Y, dtype=dtype)
+    W1, B1, W2, B2 = weights = [_torch(v, requires_grad=True, dtype=dtype) for v in params]
     lr = LEARNING_RATE
 
     def step():
@@ -191,9 +197,11 @@ def _torch_lecture(X, Y, params):
     return step
 
 
-def _numpy_step(X, Y, params):
-    """Forward, backward and update written out by hand: the same math as both steps."""
-    W1, b1, W2, b2 = [p.copy() for p in params]
+def _numpy_step(X, Y, params, dtype: str = "float64"):
+    """Forward, backward and update written out by hand: the same math as both steps (in
+    float32 too: NumPy keeps float32 arrays float32 against Python numbers)."""
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    W1, b1, W2, b2 = [p.astype(dtype) for p in params]
 
     def step():
         nonlocal W1, b1, W2, b2  # `-=` below updates the arrays in place
@@ -288,5 +296,47 @@ def derivatives(quick: bool) -> List[Case]:
             Case("derivatives", f"hvp n={n}", hvp)]
 
 
+
+def _matmul32_case(n: int, rng: np.random.Generator) -> Case:
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    ca, cb = CArray32.from_array(a), CArray32.from_array(b)
+    impls = {"pyautograd-c": lambda: ca @ cb, "numpy": lambda: a @ b}
+    if n <= 64:
+        pa, pb = List2D32.from_array(a), List2D32.from_array(b)
+        impls["pyautograd-python"] = lambda: pa @ pb
+    if torch is not None:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        impls["torch"] = lambda: ta @ tb
+    return Case("float32", f"matmul float32 n={n}", impls, flops=2.0 * n ** 3)
+
+
+def float32_train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
+    """train_steps' implementations in float32 (no compiled column: ag.compile replays float64
+    plans only, and runs a float32 step eagerly)."""
+    ours, theirs = STEPS[kind]
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
+    params = _init(d, h)
+    impls = {"pyautograd-c": ours("c", X, Y, params, "float32")}
+    if with_python:
+        impls["pyautograd-python"] = ours("python", X, Y, params, "float32")
+    impls["numpy"] = _numpy_step(X, Y, params, "float32")
+    if torch is not None:
+        impls["torch"] = theirs(X, Y, params, "float32")
+    return impls
+
+
+def float32(quick: bool) -> List[Case]:
+    """Issue 16: the matmul (GFLOP/s against NumPy's float32) and both train steps in float32."""
+    rng = np.random.default_rng(0)
+    cases = [_matmul32_case(n, rng) for n in ([16, 64] if quick else [64, 256, 512, 1024])]
+    sizes = TRAIN_SIZES[:2] if quick else FLOAT32_TRAIN_SIZES
+    return cases + [Case("float32", f"{kind} float32 (N,D,H)=({n},{d},{h})",
+                         float32_train_steps(kind, n, d, h, with_python=n * d * h <= 1e5),
+                         show_faults=True)
+                    for kind in STEPS for n, d, h in sizes]
+
+
 SUITES = {"kernels": kernels, "overhead": overhead, "train": train, "portable": portable,
-          "derivatives": derivatives}
+          "float32": float32, "derivatives": derivatives}

@@ -1,7 +1,8 @@
 /* pyautograd C kernels: every kernel the Python layer calls, declared once.
  *
- * Conventions: float64, row-major, contiguous buffers; every size is passed explicitly and was
- * checked by the Python caller; outputs are caller-allocated. The only global state is the
+ * Conventions: float64, row-major, contiguous buffers (each kernel has a float32 twin, declared
+ * at the end, named with _f32 and compiled from the same source: the .inc files over real.h);
+ * every size is passed explicitly and was checked by the Python caller; outputs are caller-allocated. The only global state is the
  * buffer pool's (pool.c), from which every buffer comes; among the kernels only pag_matmul
  * allocates (its packing buffers, from the pool, returned before it returns). This file is also
  * read by cffi's cdef, so it holds nothing but plain declarations outside the preprocessor lines.
@@ -107,6 +108,33 @@ int pag_matmul(int trans_a, int trans_b, size_t m, size_t n, size_t k,
 
 /* The micro-kernel pag_matmul runs on this CPU (a static string, e.g. "6x8 AVX2+FMA"). */
 const char *pag_matmul_kernel(void);
+
+/* The float32 kernels: the same contracts as their float64 namesakes above, for float buffers
+ * and float scalars (computed in float; libm's transcendental functions in double, rounded once).
+ * pag_select_f32 writes indices as floats (exact up to 2^24; Python checks). */
+void pag_binary_f32(int op, size_t nrow, size_t ncol,
+                    const float *a, size_t a_rs, size_t a_cs,
+                    const float *b, size_t b_rs, size_t b_cs, float *out);
+void pag_binary_same_f32(int op, size_t n, const float *a, const float *b, float *out);
+void pag_binary_scalar_f32(int op, size_t n, const float *a, float s, int scalar_left, float *out);
+void pag_unary_f32(int op, size_t n, const float *a, float *out);
+void pag_pow_scalar_f32(size_t n, const float *a, float p, float *out);
+void pag_fill_f32(size_t n, float value, float *out);
+void pag_axpy_f32(size_t n, float alpha, const float *x, float *y);
+void pag_sigmoid_backward_f32(size_t n, const float *s, const float *grad, float *out);
+void pag_transpose_f32(size_t nrow, size_t ncol, const float *a, float *out);
+void pag_reduce_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
+void pag_where_f32(size_t nrow, size_t ncol, const float *c, size_t c_rs, size_t c_cs,
+                   const float *a, size_t a_rs, size_t a_cs,
+                   const float *b, size_t b_rs, size_t b_cs, float *out);
+void pag_select_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
+void pag_gather_f32(size_t nr, size_t nc, const float *a, size_t a_rs, size_t a_cs,
+                    const int64_t *rows, const int64_t *cols, float *out);
+void pag_scatter_f32(size_t nr, size_t nc, const float *g, const int64_t *rows,
+                     const int64_t *cols, float *out, size_t out_rs, size_t out_cs, int accumulate);
+int pag_matmul_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                   const float *a, const float *b, int accumulate, float *c, int num_threads);
+const char *pag_matmul_kernel_f32(void); /* e.g. "6x16 AVX2+FMA" */
 
 /* A captured training step (plan.c, driven by pyautograd/compile.py): the kernel launches of
  * one eager step, replayed in order by one call. Each op names the kernel it launches, its

@@ -7,14 +7,15 @@
     >>> a.grad.item()   # d/da 4(a-2)^2 - 3 = 8(a-2)
     8.0
 """
-from .backends import backend, get_backend, get_num_threads, set_backend, set_num_threads
-from .factories import from_numpy, full, manual_seed, ones, randn, zeros
+from .backends import (backend, get_backend, get_default_dtype, get_num_threads, set_backend,
+                       set_default_dtype, set_num_threads)
+from .factories import float32, float64, from_numpy, full, manual_seed, mat, ones, randn, zeros
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, hessian, hvp, jacobian, jvp
-from .matrix import Matrix, cat, mat, maximum, minimum, where
+from .matrix import Matrix, cat, maximum, minimum, where
 from .config import show_config
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
@@ -27,6 +28,7 @@ __all__ = [
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
     "jacobian", "hessian", "hvp", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
-    "cat", "where", "maximum", "minimum", "show_config",
+    "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
+    "set_default_dtype", "get_default_dtype",
 ]
 __version__ = "0.1.0"

@@ -70,6 +70,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
                         help="replay the training step with pyautograd.compile, one C call per "
                              "step, and also time it eagerly (C backend only; default: on)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default=d.dtype,
+                        help="precision of the data, the weights and the optimizer state "
+                             f"(default: {d.dtype}; float32 runs eagerly, without --compile)")
     parser.add_argument("--plot", metavar="PATH",
                         help="write a PNG of the loss curve and the decision boundary "
                              "(needs matplotlib)")
@@ -96,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = Config(backend=args.backend, dataset=args.dataset, hidden=args.hidden,
                  epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                 optimizer=args.optimizer, compile=args.compile)
+                 optimizer=args.optimizer, compile=args.compile, dtype=args.dtype)
     try:
         run(cfg, sys.stdout, plot_path=args.plot)
     except KeyboardInterrupt:

@@ -297,10 +297,12 @@ def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
 
 
 def _refuse_kernel(name: str, real: Callable) -> Callable:
+    why = (" (plans replay float64 steps only; run a float32 step uncompiled)"
+           if name.endswith("_f32") else "")
     def refuse(*args: Any) -> Any:
         if _tracing() is not None:
             raise CaptureError(f"compile: the step calls the C function {name}, which compile "
-                               "does not know how to replay")
+                               f"does not know how to replay{why}")
         return real(*args)
     return refuse
 
@@ -397,6 +399,7 @@ class _LibProxy:
         value = getattr(self._lib, name)
         if not callable(value):  # an enum constant
             return value
+        name = getattr(value, "__name__", name)  # the C name: float32 code asks pag_X for pag_X_f32
         if name in _KERNEL_OF:
             value = _recorder(name, value)
         elif name == "pag_alloc":
@@ -437,7 +440,8 @@ class _FfiProxy:
             raise CaptureError(
                 "compile: the step reads a matrix's values in Python (.numpy(), .tolist(), "
                 "printing it, or an op computed with NumPy such as gelu, or a value check such "
-                "as binary_cross_entropy's); a replay runs no Python code, so it cannot be "
+                "as binary_cross_entropy's, or a float32/float64 conversion: mixed dtypes, "
+                ".float(), .double()); a replay runs no Python code, so it cannot be "
                 "captured. Move the read out of the compiled step")
         return self._ffi.buffer(*args)
 
@@ -484,6 +488,19 @@ class _Hooks:
                 self.swaps[name] = allocating_pool
             elif kernel != "pag_free" and not kernel.startswith("pag_pool"):
                 self.swaps[name] = _refuse_kernel(kernel, value)
+        # float32 storage (CArray32) runs CArray's code over its own globals: swap there too,
+        # so that a float32 kernel met while recording refuses instead of going unrecorded
+        self.swaps32: Dict[str, Any] = {
+            "lib": _LibProxy(carray.FLOAT32_GLOBALS["lib"], allocating_pool),
+            "ffi": self.swaps["ffi"], "_malloc": allocating_malloc}
+        for name, value in carray.FLOAT32_GLOBALS.items():
+            kernel = functions.get(id(value))
+            if kernel is None or name in self.swaps32:
+                continue
+            if kernel == "pag_alloc":
+                self.swaps32[name] = allocating_pool
+            elif kernel != "pag_free" and not kernel.startswith("pag_pool"):
+                self.swaps32[name] = _refuse_kernel(kernel, value)
         item = carray.CArray.item
 
         def traced_item(storage: Any) -> Any:
@@ -511,6 +528,8 @@ class _Hooks:
         module = vars(self.carray)
         self.saved = {name: module[name] for name in self.swaps}
         module.update(self.swaps)
+        self.saved32 = {name: self.carray.FLOAT32_GLOBALS[name] for name in self.swaps32}
+        self.carray.FLOAT32_GLOBALS.update(self.swaps32)
         self.carray.CArray.item = self.traced_item
         self.verify_class.item = self.traced_verify_item
         _optimizer._capture_hook[0] = _optimizer_hook
@@ -523,6 +542,7 @@ class _Hooks:
         else:
             self.verify_class.item = self.verify_own_item
         vars(self.carray).update(self.saved)
+        self.carray.FLOAT32_GLOBALS.update(self.saved32)
 
 
 def _optimizer_hook(opt: Any, group: dict, p: Matrix, state: dict,

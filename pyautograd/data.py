@@ -176,7 +176,8 @@ def _npz_path(path: PathLike) -> str:
 
 
 def _state_arrays(obj: Any) -> Dict[str, np.ndarray]:
-    """A module's state_dict(), or a dict of name -> Matrix/array, as float64 arrays."""
+    """A module's state_dict(), or a dict of name -> Matrix/array, as float64 arrays (float32
+    ones stay float32: a float32 model is saved and loaded without a round trip through float64)."""
     state = obj.state_dict() if hasattr(obj, "state_dict") else obj
     if not isinstance(state, dict):
         raise TypeError(f"save: expected a Module or a dict of arrays, got {type(obj).__name__}")
@@ -185,7 +186,8 @@ def _state_arrays(obj: Any) -> Dict[str, np.ndarray]:
         arr = value.numpy() if isinstance(value, Matrix) else np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"save: {name!r} has dtype {arr.dtype}, expected real numbers")
-        arrays[str(name)] = np.array(arr, dtype=np.float64)
+        kept = np.float32 if arr.dtype == np.float32 else np.float64
+        arrays[str(name)] = np.array(arr, dtype=kept)
     return arrays
 
 

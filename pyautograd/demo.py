@@ -29,6 +29,7 @@ class Config:
     seed: int = 0
     optimizer: str = "adam"
     compile: bool = True  # replay the training step with pyautograd.compile (C backend only)
+    dtype: str = "float64"  # or "float32": data, weights and optimizer state in that dtype
 
 
 @dataclass
@@ -39,10 +40,10 @@ class Result:
     model: Optional[nn.Module] = None
 
 
-def two_layer_network(hidden: int, rng: np.random.Generator) -> nn.Module:
+def two_layer_network(hidden: int, rng: np.random.Generator, dtype: str = "float64") -> nn.Module:
     """Z1 = X W1^T + b1, A1 = sigmoid(Z1), Z2 = A1 W2^T + b2, A2 = sigmoid(Z2)."""
-    return nn.Sequential(nn.Linear(2, hidden, rng=rng), nn.Sigmoid(),
-                         nn.Linear(hidden, 1, rng=rng), nn.Sigmoid())
+    return nn.Sequential(nn.Linear(2, hidden, rng=rng, dtype=dtype), nn.Sigmoid(),
+                         nn.Linear(hidden, 1, rng=rng, dtype=dtype), nn.Sigmoid())
 
 
 def make_optimizer(name: str, params, lr: float) -> optim.Optimizer:
@@ -86,9 +87,10 @@ def train(cfg: Config, epochs: Optional[int] = None, progress: Optional[TextIO] 
     result = Result()
     with backends.backend(cfg.backend):
         X, Y = data.DATASETS[cfg.dataset](cfg.n, noise=cfg.noise, seed=cfg.seed)
+        X, Y = X.to(cfg.dtype), Y.to(cfg.dtype)  # not set_default_dtype: runs may share a process
         X_train, X_test, Y_train, Y_test = data.train_test_split(X, Y, 0.25, seed=cfg.seed)
         # its own generator, not the global one, so that runs in several threads are independent
-        model = two_layer_network(cfg.hidden, np.random.default_rng(cfg.seed))
+        model = two_layer_network(cfg.hidden, np.random.default_rng(cfg.seed), cfg.dtype)
         optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
         loss_fn = nn.BCELoss()
         bar = ProgressBar(epochs, progress) if progress is not None else None
@@ -112,8 +114,9 @@ def train(cfg: Config, epochs: Optional[int] = None, progress: Optional[TextIO] 
 # -- compiled training (issue 15) -----------------------------------------------------------------
 
 def uses_compile(cfg: Config) -> bool:
-    """Whether the run replays its step with pyautograd.compile: asked for, on the C backend."""
-    return cfg.compile and cfg.backend == "c"
+    """Whether the run replays its step with pyautograd.compile: asked for, on the C backend,
+    in float64 (compile replays float64 steps only; a float32 run is eager)."""
+    return cfg.compile and cfg.backend == "c" and cfg.dtype == "float64"
 
 
 def training_step(model: nn.Module, loss_fn: nn.Module, optimizer: optim.Optimizer,
@@ -171,7 +174,7 @@ def run(cfg: Config, out: TextIO = sys.stdout, compare_epochs: int = 5,
     """The whole main job; prints as it goes and returns the main run's result."""
     out.write(f"pyautograd: a two-layer sigmoid network ({cfg.hidden} hidden units), BCE loss, "
               f"{cfg.optimizer}, on {cfg.dataset} ({cfg.n} points, 25% held out), "
-              f"backend {cfg.backend!r}\n")
+              f"backend {cfg.backend!r}{', float32' if cfg.dtype == 'float32' else ''}\n")
     result = train(cfg, progress=out)
     out.write(f"test accuracy: {result.test_accuracy:.1%}\n")
     out.write(f"time per epoch on {cfg.backend!r}: {result.seconds_per_epoch * 1e3:.2f} ms\n")

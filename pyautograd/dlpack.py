@@ -13,8 +13,9 @@ from .matrix import Matrix
 def from_dlpack(x: Any, requires_grad: bool = False) -> Matrix:
     """A Matrix over any object with `__dlpack__` (a torch.Tensor, a NumPy or JAX array...).
 
-    As from_numpy: on the C backend a writeable, C-contiguous 2-D float64 CPU array is shared
-    (writes to one show in the other); anything else is copied to float64 (1-D becomes a row)."""
+    As from_numpy: on the C backend a writeable, C-contiguous 2-D float64 or float32 CPU array
+    is shared, in its dtype (writes to one show in the other); anything else is copied, other
+    dtypes into the default dtype (1-D becomes a row)."""
     if not hasattr(x, "__dlpack__"):
         raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a NumPy, PyTorch or JAX "
                         f"array), got {type(x).__name__}")

@@ -1,7 +1,10 @@
 """gradcheck: compare backward() with central finite differences, input by input."""
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
+
+import numpy as np
 
 from .grad_mode import no_grad
 from .matrix import Matrix
@@ -18,8 +21,18 @@ def gradcheck(fn: Callable[..., Matrix], inputs: Sequence[Matrix], eps: float = 
     fn must return a 1x1 Matrix. Each value of each input is nudged by ±eps and the central
     difference (f(x+eps) - f(x-eps)) / 2eps is compared with the gradient from backward():
     |analytic - numeric| <= atol + rtol * |numeric|. Returns True, or raises GradcheckError
-    naming the input, the index and both values."""
+    naming the input, the index and both values.
+
+    Inputs should be float64: in float32 a nudge of eps = 1e-6 is below the resolution of most
+    values and the differences are rounding noise, so a float32 input gets a UserWarning (as
+    PyTorch's gradcheck warns for anything but double precision)."""
     inputs = list(inputs)
+    for n, x in enumerate(inputs):
+        if x.requires_grad and x.dtype != np.float64:
+            warnings.warn(f"gradcheck: input {n} is {x.dtype}; central differences in {x.dtype} "
+                          f"are unreliable (eps={eps} is near or below its resolution), so this "
+                          "check may fail or pass by chance. Check in float64: pass x.double()",
+                          UserWarning, stacklevel=2)
     for x in inputs:
         x.zero_grad()
     out = fn(*inputs)

@@ -78,7 +78,8 @@ class Matrix:
         if type(values) is type(self._data):  # `p.data -= lr * p.grad` assigns it back
             self._data = values
         else:
-            self._data = _storage_of(values, type(self._data), "data", "the assigned storage")
+            self._data = _storage_of(values, type(self._data), "data", "the assigned storage",
+                                     cast=False)
 
     # -- the gradient ---------------------------------------------------------------------------
     @property
@@ -132,12 +133,40 @@ class Matrix:
         """The same values (shared storage) as a new leaf that records no graph."""
         return Matrix(self._data, requires_grad=False)
 
-    def to(self, name: str) -> "Matrix":
-        """These values on backend `name`; the gradient flows back across the conversion."""
-        cls = backends.storage_class(name)
-        if type(self._data) is cls:
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the values: float64 or float32, as a NumPy dtype (== np.float32 and
+        == "float32" hold for float32 matrices; ag.float32 is the same object)."""
+        return self._data.dtype
+
+    def to(self, target: Any) -> "Matrix":
+        """These values on backend `target` ("c", "python", "verify", keeping their dtype), or in
+        dtype `target` (float32 or float64, in any spelling, keeping their backend). The
+        gradient flows back across the conversion and arrives in self's backend and dtype."""
+        home = type(self._data)
+        if isinstance(target, str) and target in backends.NAMES:
+            cls = backends.storage_class(target).with_dtype(home.dtype)
+        else:
+            from .backends.base import resolve_dtype
+            if isinstance(target, str):
+                try:
+                    np.dtype(target)
+                except TypeError:  # not a dtype's name: an unknown backend, which this names
+                    backends.storage_class(target)
+            cls = home.with_dtype(resolve_dtype(target, "to"))
+        if cls is home:
             return self
-        return apply(ops.TO, (self,), (cls, type(self._data)))
+        return apply(ops.TO, (self,), (cls, home))
+
+    def float(self) -> "Matrix":
+        """self.to(float32), as torch's Tensor.float(): self when it already is float32."""
+        from .backends.base import FLOAT32
+        return self.to(FLOAT32)
+
+    def double(self) -> "Matrix":
+        """self.to(float64), as torch's Tensor.double(): self when it already is float64."""
+        from .backends.base import FLOAT64
+        return self.to(FLOAT64)
 
     # -- Python protocols -----------------------------------------------------------------------
     def _scalar(self, what: str) -> float:
@@ -179,7 +208,7 @@ class Matrix:
             yield self[i]
 
     def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
-        """The values as a 2-D float64 array (NumPy's protocol): np.asarray(m), np.array(m).
+        """The values as a 2-D array of their dtype (NumPy's protocol): np.asarray(m), np.array(m).
         On the C backend without a copy the array is a read-only view of the values."""
         values = self._data.numpy()
         if dtype is not None and np.dtype(dtype) != values.dtype:
@@ -310,7 +339,7 @@ class Matrix:
 
     def __rpow__(self, base: Any) -> "Matrix":
         """base ** self, for a number (or array) base: a constant that broadcasts."""
-        return _apply2(ops.POW, _lift(base), self)
+        return _apply2(ops.POW, _operand(base, "pow"), self)
 
     # -- comparisons: masks of 0.0 and 1.0 that record no graph ---------------------------------
     def _compare(self, other: Operand, op: str) -> "Matrix":
@@ -491,18 +520,21 @@ class Matrix:
         return self._grad is not None
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        """Pickle as a leaf: values and gradient as NumPy arrays, the backend's name and
-        requires_grad (the graph that made a non-leaf is not kept)."""
+        """Pickle as a leaf: values and gradient as NumPy arrays of their dtype, the backend's
+        name and requires_grad (the graph that made a non-leaf is not kept)."""
         grad = None if self._grad is None else self._grad.numpy().copy()
         return (Matrix._restore, (self._data.numpy().copy(), self.backend, self.requires_grad, grad))
 
     @classmethod
     def _restore(cls, values: np.ndarray, backend: str, requires_grad: bool,
                  grad: Optional[np.ndarray]) -> "Matrix":
-        storage = backends.storage_class(backend)
-        result = cls(storage.from_array(np.asarray(values, dtype=np.float64)), requires_grad)
+        from .backends.base import resolve_dtype
+        values = np.asarray(values)  # float64 or float32: the dtype travels with the array
+        dtype = resolve_dtype(values.dtype, "unpickle")
+        storage = backends.storage_class(backend).with_dtype(dtype)
+        result = cls(storage.from_array(values), requires_grad)
         if grad is not None:
-            result._grad = storage.from_array(np.asarray(grad, dtype=np.float64))
+            result._grad = storage.from_array(np.asarray(grad))
         return result
 
     def __deepcopy__(self, memo: dict) -> "Matrix":
@@ -756,6 +788,8 @@ def gradients(outputs: Sequence[Matrix], inputs: Sequence[Matrix],
                 if gi is not None:
                     if gi.shape != child.shape:
                         gi = ops.fit(gi, child.shape)
+                    if gi._data.dtype is not child._data.dtype:  # the operand's own dtype
+                        gi = gi.to(child._data.dtype)
                     previous = grads.get(id(child))
                     grads[id(child)] = gi if previous is None else previous + gi
     return tuple(grads.get(id(x)) for x in inputs)
@@ -812,7 +846,10 @@ _leaf_lock = threading.Lock()
 
 def _accumulate(node: Matrix, g: Storage, owned: bool = True) -> None:
     """node.grad += g. The first gradient to arrive is adopted as node.grad (or copied, when the
-    caller does not own it) instead of being added to a matrix of zeros."""
+    caller does not own it) instead of being added to a matrix of zeros. A gradient has its
+    node's dtype: a float64 op's share for a float32 operand is rounded to float32."""
+    if type(g) is not type(node._data):
+        g = g.astype(node._data.dtype)
     leaf = node._rule is None
     if leaf:
         _leaf_lock.acquire()
@@ -837,16 +874,18 @@ def _modified(node: Matrix, owner: Storage, version: int) -> None:
         "backward(), or change a copy (m.data.copy())")
 
 
-def _storage_of(values: Any, cls: type, op: str, what: str) -> Storage:
-    """values as a storage of class cls: a Matrix gives its own, a storage must be of cls (else
-    a TypeError naming both backends), arrays, nested lists and numbers are converted."""
+def _storage_of(values: Any, cls: type, op: str, what: str, cast: bool = True) -> Storage:
+    """values as a storage of cls's backend: a Matrix gives its own, a storage must be of that
+    backend (else a TypeError naming both), arrays, nested lists and numbers are converted.
+    Values of another dtype are cast to cls's when `cast`, else kept (an assignment to .data
+    may change a matrix's dtype, as Module.to(dtype) does)."""
     if isinstance(values, Matrix):
         values = values._data
     if isinstance(values, Storage):
-        if type(values) is not cls:
+        if values.backend_name != cls.backend_name:
             raise TypeError(f"{op}: {what} is on backend {values.backend_name!r}, the matrix on "
                             f"{cls.backend_name!r}; convert with .to(name)")
-        return values
+        return values.astype(cls.dtype) if cast and type(values) is not cls else values
     return cls.from_values(values, op)
 
 
@@ -915,12 +954,21 @@ def where(condition: Any, a: Any, b: Any) -> Matrix:
 def maximum(a: Any, b: Any) -> Matrix:
     """The element-wise larger of a and b (broadcasting; NaN wins). The gradient goes to the
     larger one, split evenly on ties (PyTorch's rule)."""
-    return _apply2(ops.MAXIMUM, _lift(a), _lift(b))
+    return _extremum(ops.MAXIMUM, a, b)
 
 
 def minimum(a: Any, b: Any) -> Matrix:
     """The element-wise smaller of a and b, as maximum."""
-    return _apply2(ops.MINIMUM, _lift(a), _lift(b))
+    return _extremum(ops.MINIMUM, a, b)
+
+
+def _extremum(row: Rule, a: Any, b: Any) -> Matrix:
+    """maximum or minimum: a number stays a number (in the matrix's dtype), and goes second
+    (both are symmetric, NaN and ties included)."""
+    a, b = _operand(a, row.name), _operand(b, row.name)
+    if type(a) is not Matrix:
+        a, b = (b, a) if type(b) is Matrix else (_lift(a), b)
+    return _apply2(row, a, b)
 
 
 def mat(values: Any, requires_grad: bool = True) -> Matrix:

@@ -183,7 +183,7 @@ def select(cond: Any, a: Any, b: Any) -> Any:
     mask = cond if isinstance(cond, Storage) else cond.data
     numbers = type(a) is float and type(b) is float
     if isinstance(a, Storage) or isinstance(b, Storage) or numbers:
-        cls = type(mask)
+        cls = type(a) if isinstance(a, Storage) else (type(b) if isinstance(b, Storage) else type(mask))
         a = a if isinstance(a, Storage) else cls.full(1, 1, as_scalar(a, "where"))
         b = b if isinstance(b, Storage) else cls.full(1, 1, as_scalar(b, "where"))
         return mask.where(a, b)
@@ -217,8 +217,8 @@ def product(a: Any, b: Any, like: Any, trans_a: bool = False, trans_b: bool = Fa
 def convert(g: Any, cls: type) -> Any:
     """g on the backend of storage class `cls`."""
     if isinstance(g, Storage):
-        return cls.from_array(g.numpy())
-    return _apply(TO, (g,), (cls, type(g.data)))
+        return g if type(g) is cls else cls.from_array(g.numpy())
+    return g if type(g.data) is cls else _apply(TO, (g,), (cls, type(g.data)))
 
 
 def method(name: str) -> Callable[[Storage], Storage]:
@@ -262,8 +262,14 @@ def _pow_vjp(g: Any, out: Any, n: Tuple[bool, ...], x: Any, p: Any) -> Tuple[Any
         else:
             dx = g * select(p == 0.0, 0.0, p * x ** (p - 1.0))
     if n[1]:
-        dp = g * select((x == 0.0) * (p >= 0.0), 0.0, out * x.log())
+        log_x = x.log() if hasattr(x, "shape") else _log_number(x)  # a number base: s ** p
+        dp = g * select((x == 0.0) * (p >= 0.0), 0.0, out * log_x)
     return dx, dp
+
+
+def _log_number(s: float) -> float:
+    """log s as IEEE 754 gives it: -inf at 0, NaN below."""
+    return math.log(s) if s > 0.0 else (-math.inf if s == 0.0 else math.nan)
 
 
 POW = rule("pow", operator.pow, _pow_vjp, ELEMENTWISE,
@@ -361,7 +367,7 @@ EXPAND = rule("expand", lambda a, shape: expand(a, shape),
 
 TO = rule("to", lambda a, cls, home: cls.from_array(a.numpy()),
           lambda g, out, n, a, cls, home: (convert(g, home),), LINEAR,
-          "a change of backend: dY/dA = 1", ((),))
+          "a change of backend or dtype: dY/dA = 1", ((),))
 
 # -- element-wise functions -------------------------------------------------------------------
 

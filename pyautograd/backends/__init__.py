@@ -1,8 +1,9 @@
-"""Which storage backend new matrices use: `c` (default where built) or `python`.
+"""Which storage backend new matrices use: `c` (default where built) or `python`; and in which
+dtype: float64 (the default) or float32.
 
 The process-wide choice comes from PYAUTOGRAD_BACKEND or `set_backend`; `with backend(name):`
 overrides it for one block through a context variable, so threads and asyncio tasks do not see
-each other's blocks.
+each other's blocks. The default dtype is process-wide, as PyTorch's (`set_default_dtype`).
 """
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import os
 import warnings
 from typing import Iterator, Optional, Type
 
-from .base import Storage
+import numpy as np
+
+from .base import FLOAT64, Storage, resolve_dtype
 from .list2d import List2D
 
 BUILD_HINT = ("build it with `pip install -e .` from the source tree (needs a C compiler and cffi)")
-_NAMES = ("c", "python", "verify")
+NAMES = ("c", "python", "verify")
 
 _c_class: Optional[Type[Storage]] = None
 _c_error: Optional[BaseException] = None
@@ -48,7 +51,7 @@ def storage_class(name: str) -> Type[Storage]:
             from .verify import VerifyArray
             return VerifyArray
         return _c_class
-    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(map(repr, _NAMES))}")
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(map(repr, NAMES))}")
 
 
 def _initial_backend() -> str:
@@ -64,14 +67,32 @@ def _initial_backend() -> str:
 
 
 _default_name: str = _initial_backend()
+_default_dtype: "np.dtype" = FLOAT64
 _default_class: Type[Storage] = storage_class(_default_name)
 _override: contextvars.ContextVar = contextvars.ContextVar("pyautograd_backend", default=None)
 
 
 def current_storage() -> Type[Storage]:
-    """The storage class that new matrices are made of, here and now."""
+    """The storage class that new matrices are made of, here and now (backend and dtype)."""
     override = _override.get()
-    return _default_class if override is None else override
+    if override is None:
+        return _default_class
+    return override if _default_dtype is FLOAT64 else override.variants[_default_dtype]
+
+
+def set_default_dtype(dtype: object) -> None:
+    """The dtype of every matrix made from now on without an explicit dtype=: float64 (the
+    default) or float32, in any spelling (ag.float32, np.float32, "float32"). Process-wide, as
+    torch.set_default_dtype; matrices that exist keep theirs."""
+    global _default_dtype, _default_class
+    resolved = resolve_dtype(dtype, "set_default_dtype")
+    _default_dtype = resolved
+    _default_class = storage_class(_default_name).variants[resolved]
+
+
+def get_default_dtype() -> "np.dtype":
+    """The dtype new matrices get when none is asked for (a NumPy dtype: float64 or float32)."""
+    return _default_dtype
 
 
 def get_backend() -> str:
@@ -82,7 +103,7 @@ def get_backend() -> str:
 def set_backend(name: str) -> None:
     """Choose the backend for every matrix made from now on (outside `with backend(...)` blocks)."""
     global _default_name, _default_class
-    _default_class = storage_class(name)
+    _default_class = storage_class(name).variants[_default_dtype]
     _default_name = name
 
 

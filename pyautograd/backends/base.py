@@ -1,6 +1,9 @@
 """The storage contract shared by every backend, and the shape rules both backends obey.
 
-A storage object is an immutable-shape 2-D float64 matrix. Subclasses implement a handful of
+A storage object is an immutable-shape 2-D matrix of float64 (the default) or float32 values:
+each backend has one class per dtype (`dtype` is a class attribute, so checking it costs nothing
+on the hot paths, where operands of one class meet). Operands of two dtypes promote to float64,
+as in PyTorch; an in-place op keeps its target's dtype. Subclasses implement a handful of
 primitives (`_binary`, `_binary_scalar`, `_unary`, `_pow`, `_reduce`, `_matmul`, `_inplace`, ...);
 this base class turns them into the operator protocol and owns every shape check, so that both
 backends raise the same errors with the same messages.
@@ -16,6 +19,30 @@ _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<="
            "ge": ">=", "eq": "==", "ne": "!=", "maximum": "max", "minimum": "min", "pow": "**"}
 
 Scalar = Union[int, float]
+
+FLOAT64 = np.dtype(np.float64)
+FLOAT32 = np.dtype(np.float32)
+DTYPES = (FLOAT64, FLOAT32)
+
+
+def resolve_dtype(dtype: object, op: str = "dtype") -> np.dtype:
+    """float64 or float32 from any spelling of them (np.float32, "float32", ag.float32,
+    torch.float32, a NumPy dtype); a TypeError naming anything else (float16, int64, ...)."""
+    if isinstance(dtype, np.dtype) and (dtype is FLOAT64 or dtype is FLOAT32):
+        return dtype
+    spelling = dtype
+    if str(dtype).startswith("torch."):  # torch.float32, without importing torch
+        spelling = str(dtype)[len("torch."):]
+    try:
+        resolved = np.dtype(spelling) if spelling is not None else None  # np.dtype(None) is float64
+    except TypeError:
+        resolved = None
+    if resolved is not None and resolved == FLOAT64:
+        return FLOAT64
+    if resolved is not None and resolved == FLOAT32:
+        return FLOAT32
+    raise TypeError(f"{op}: unsupported dtype {dtype!r}; pyautograd stores float64 (the default) "
+                    "or float32")
 
 
 def broadcast_shape(op: str, a: Tuple[int, int], b: Tuple[int, int]) -> Tuple[int, int]:
@@ -135,6 +162,9 @@ class Storage:
 
     __slots__ = ("nrow", "ncol", "version", "_base")
     backend_name = "abstract"
+    dtype: np.dtype = FLOAT64
+    # {dtype: the class of this backend storing that dtype}, set by each backend
+    variants: dict = {}
     # True when the values are stored column-major: a transposed view of another storage's
     # buffer (the C backend's `.T`). A gradient is kept in the layout of its node's values.
     transposed = False
@@ -144,6 +174,20 @@ class Storage:
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "Storage":
         raise NotImplementedError
+
+    @classmethod
+    def with_dtype(cls, dtype: np.dtype) -> type:
+        """This backend's storage class for `dtype` (a resolved dtype: FLOAT64 or FLOAT32)."""
+        return cls.variants[dtype]
+
+    def astype(self, dtype: np.dtype) -> "Storage":
+        """These values in `dtype`: self when it already is (no copy), else a new storage of
+        this backend (float64 -> float32 rounds to nearest; overflow gives inf)."""
+        if self.dtype is dtype:
+            return self
+        with np.errstate(over="ignore"):  # overflow to inf is the documented result
+            values = self.numpy().astype(dtype)
+        return self.with_dtype(dtype).from_array(values)
 
     @classmethod
     def from_values(cls, values: object, op: str = "Matrix") -> "Storage":
@@ -200,8 +244,8 @@ class Storage:
                 shape = broadcast_shape(f"{op} ({_SYMBOL[op]})", a.shape, b.shape)
             return other._binary(op, self, shape) if reverse else self._binary(op, other, shape)
         if isinstance(other, Storage):
-            raise TypeError(f"{op}: cannot mix backends {self.backend_name!r} and "
-                            f"{other.backend_name!r}; convert one with .to(name)")
+            a, b = self._promoted(other, op)
+            return a._elementwise(op, b, reverse)
         if getattr(other, "_takes_over_storage_ops", False) and op not in ("maximum", "minimum"):
             return NotImplemented  # W.grad + W: Python asks the Matrix's reflected operator
         return self._binary_scalar(op, as_scalar(other, op), reverse)
@@ -264,12 +308,24 @@ class Storage:
 
     # -- matrix product and transpose -----------------------------------------------------------
     def _same_backend(self, other: object, op: str) -> "Storage":
+        """other, of this backend and dtype (converted to self's dtype when only that differs:
+        for ops that write into self, which keeps its dtype); else a TypeError."""
         if not isinstance(other, Storage):
             raise TypeError(f"{op}: expected a storage object, got {type(other).__name__}")
         if type(other) is not type(self):
-            raise TypeError(f"{op}: cannot mix backends {self.backend_name!r} and "
-                            f"{other.backend_name!r}; convert one with .to(name)")
+            if other.backend_name != self.backend_name:
+                raise TypeError(f"{op}: cannot mix backends {self.backend_name!r} and "
+                                f"{other.backend_name!r}; convert one with .to(name)")
+            return other.astype(self.dtype)
         return other
+
+    def _promoted(self, other: object, op: str) -> Tuple["Storage", "Storage"]:
+        """(self, other) in their common dtype: float64 when one of them is (PyTorch's rule)."""
+        if not isinstance(other, Storage) or other.backend_name != self.backend_name:
+            self._same_backend(other, op)  # raises, naming both
+        if other.dtype is self.dtype:
+            return self, other
+        return self.astype(FLOAT64), other.astype(FLOAT64)
 
     def __matmul__(self, other):
         if getattr(other, "_takes_over_storage_ops", False):
@@ -280,7 +336,8 @@ class Storage:
                trans_other: bool = False) -> "Storage":
         """op(self) @ op(other), where op transposes when asked, without a transposed copy."""
         if type(other) is not type(self):
-            self._same_backend(other, "matmul")  # raises the right error
+            a, b = self._promoted(other, "matmul")  # raises for another backend
+            return a.matmul(b, trans_self, trans_other)
         m, k = (self.ncol, self.nrow) if trans_self else (self.nrow, self.ncol)
         k2, n = (other.ncol, other.nrow) if trans_other else (other.nrow, other.ncol)
         if k != k2:
@@ -295,14 +352,20 @@ class Storage:
 
     def add_matmul_(self, a: "Storage", b: "Storage", trans_a: bool = False,
                     trans_b: bool = False) -> "Storage":
-        """self += op(a) @ op(b), in place: gradient accumulation of a matrix product."""
-        a = self._same_backend(a, "matmul")
-        b = self._same_backend(b, "matmul")
+        """self += op(a) @ op(b), in place: gradient accumulation of a matrix product. Operands
+        of another dtype than self's are multiplied in their common dtype and the product is
+        rounded into self (which keeps its dtype)."""
         m, n, k = matmul_shape(a.shape, b.shape, trans_a, trans_b)
         if (m, n) != self.shape:
             raise ValueError(f"matmul (accumulate): result shape {(m, n)} does not match the "
                              f"target shape {self.shape}")
-        self._add_matmul(a, b, trans_a, trans_b, m, n, k)
+        if type(a) is not type(self) or type(b) is not type(self):
+            self._same_backend(a, "matmul")  # raises for another backend
+            self._same_backend(b, "matmul")
+            product = a.matmul(b, trans_a, trans_b).astype(self.dtype)
+            self._inplace("add", product)
+        else:
+            self._add_matmul(a, b, trans_a, trans_b, m, n, k)
         self._bump()
         return self
 
@@ -335,12 +398,23 @@ class Storage:
         """Position of the largest value (float; row-major over all values for axis None);
         the first of ties, and the first NaN, wins, as in PyTorch."""
         check_axis("argmax", axis)
+        self._check_positions("argmax", axis)
         return self._select("argmax", axis)
 
     def argmin(self, axis: Optional[int] = None) -> "Storage":
         """Position of the smallest value; the first of ties, and the first NaN, wins."""
         check_axis("argmin", axis)
+        self._check_positions("argmin", axis)
         return self._select("argmin", axis)
+
+    def _check_positions(self, op: str, axis: Optional[int]) -> None:
+        """Positions are stored as values of the matrix's dtype: float32 holds every integer
+        only up to 2**24, so a float32 argmax/argmin over more positions is refused."""
+        count = self.nrow * self.ncol if axis is None else (self.nrow if axis == 0 else self.ncol)
+        if self.dtype is FLOAT32 and count > 2 ** 24:
+            raise ValueError(f"{op}: a float32 {self.shape} matrix has {count:,} positions to "
+                             "choose from along this axis, more than float32 counts exactly "
+                             "(2**24); convert it with .double() first")
 
     # -- indexing and shapes ---------------------------------------------------------------------
     def take(self, rows: np.ndarray, cols: np.ndarray) -> "Storage":
@@ -374,7 +448,10 @@ class Storage:
         """The parts one after the other: stacked down the rows (axis 0) or side by side (1)."""
         for p in parts:
             if type(p) is not cls:
-                parts[0]._same_backend(p, "cat")
+                parts[0]._promoted(p, "cat")  # raises for another backend
+                if any(q.dtype is FLOAT64 for q in parts) and cls.dtype is not FLOAT64:
+                    cls = cls.with_dtype(FLOAT64)
+        parts = [p.astype(cls.dtype) for p in parts]
         other = 1 - axis
         if any(p.shape[other] != parts[0].shape[other] for p in parts):
             raise ValueError(f"cat: along axis {axis} the parts must agree in dimension {other}, "
@@ -391,9 +468,15 @@ class Storage:
         return out
 
     def where(self, a: "Storage", b: "Storage") -> "Storage":
-        """a where self (a condition) is non-zero, else b; the three broadcast together."""
-        a = self._same_backend(a, "where")
-        b = self._same_backend(b, "where")
+        """a where self (a condition) is non-zero, else b; the three broadcast together. The
+        result has a's and b's common dtype."""
+        for v in (a, b):
+            if not isinstance(v, Storage) or v.backend_name != self.backend_name:
+                self._same_backend(v, "where")  # raises, naming both
+        if a.dtype is not b.dtype:
+            a, b = a._promoted(b, "where")
+        if self.dtype is not a.dtype:  # the condition as 1/0 first: a cast could round to 0
+            return (self != 0.0).astype(a.dtype).where(a, b)
         shape = broadcast_shape("where", broadcast_shape("where", self.shape, a.shape), b.shape)
         return self._where(a, b, shape)
 
@@ -436,7 +519,7 @@ class Storage:
         if type(other) is type(self) and other.nrow == self.nrow and other.ncol == self.ncol:
             self._inplace(op, other)  # the common case (gradient accumulation), first
         elif isinstance(other, Storage):
-            self._same_backend(other, f"{op}=")
+            other = self._same_backend(other, f"{op}=")
             shape = broadcast_shape(f"in-place {_SYMBOL[op]}=", self.shape, other.shape)
             if shape != self.shape:
                 raise ValueError(f"in-place {_SYMBOL[op]}=: {other.shape} does not broadcast into "
@@ -454,7 +537,7 @@ class Storage:
     def add_scaled_(self, other: "Storage", alpha: float) -> "Storage":
         """self += alpha * other, in place and without a temporary (same shapes only)."""
         if type(other) is not type(self):
-            self._same_backend(other, "add_scaled_")
+            other = self._same_backend(other, "add_scaled_")
         if other.nrow != self.nrow or other.ncol != self.ncol:
             raise ValueError(f"add_scaled_: shapes {self.shape} and {other.shape} differ")
         self._axpy(as_scalar(alpha, "add_scaled_"), other)
@@ -463,7 +546,7 @@ class Storage:
 
     def dsigmoid(self, grad: "Storage") -> "Storage":
         """self * (1 - self) * grad in one pass, where self is a sigmoid's output: dA/dZ = A(1 - A)."""
-        self._same_backend(grad, "dsigmoid")
+        grad = self._same_backend(grad, "dsigmoid")
         if grad.shape != self.shape:
             raise ValueError(f"dsigmoid: shapes {self.shape} and {grad.shape} differ")
         return self._dsigmoid(grad)

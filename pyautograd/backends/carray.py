@@ -3,20 +3,32 @@
 A CArray owns one float64 buffer (allocated by cffi, freed when the CArray goes) and never loops
 over elements in Python. Shapes are checked by the Storage base class before any kernel runs; the
 kernels trust the sizes they are given, so nothing here passes a size it did not check.
+
+CArray32 is the same class over float32 buffers and the _f32 kernels: its methods are CArray's
+own code (the same function bodies, not copies of the source), bound to a namespace in which
+the names of the kernels, the C element type and the item size mean their float32 versions (see
+_float32_namespace). So the float64 hot paths keep their plain global lookups, and a fix to a
+method fixes both dtypes.
 """
 from __future__ import annotations
 
 import os
+import types
 import warnings
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from ._ckernels import ffi, lib
-from .base import Storage
+from .base import FLOAT32, FLOAT64, Storage
 
 _malloc = ffi.new_allocator(should_clear_after_alloc=False)
+# The element type, as C, cffi and NumPy name it, and its size: the float32 namespace rebinds them.
+_CTYPE = "double"
+_POINTER = "double *"
 _DOUBLES = ffi.typeof("double[]")
+_NP_DTYPE = FLOAT64
+_ITEMSIZE = 8
 _pool_alloc, _pool_free, _gc, _cast, _NULL = lib.pag_alloc, lib.pag_free, ffi.gc, ffi.cast, ffi.NULL
 _new = object.__new__
 _binary_kernel = lib.pag_binary
@@ -34,10 +46,11 @@ MAX_VALUES = 1 << 53  # far beyond any machine's memory, and every size stays ex
 def _pooled(nrow: int, ncol: int):
     """A buffer of nrow * ncol doubles from the pool, or a MemoryError naming the shape."""
     n = nrow * ncol
-    p = _pool_alloc(n * 8) if n <= MAX_VALUES else _NULL
+    p = _pool_alloc(n * _ITEMSIZE) if n <= MAX_VALUES else _NULL
     if p == _NULL:
-        raise MemoryError(f"cannot allocate a ({nrow}, {ncol}) float64 matrix: {n * 8:,} bytes")
-    return _gc(_cast("double *", p), _pool_free, n * 8)
+        raise MemoryError(f"cannot allocate a ({nrow}, {ncol}) {_NP_DTYPE} matrix: "
+                          f"{n * _ITEMSIZE:,} bytes")
+    return _gc(_cast(_POINTER, p), _pool_free, n * _ITEMSIZE)
 
 
 def _empty(nrow: int, ncol: int, transposed: bool = False) -> "CArray":
@@ -134,13 +147,14 @@ def _strides(x: "CArray") -> Tuple[int, int]:
 
 
 class CArray(Storage):
-    """A 2-D float64 matrix in one C buffer, row-major, or column-major when it is a transposed
-    view (`transposed`): `.T` flips the flag instead of copying, the matrix product reads either
-    layout through its transpose flags, element-wise kernels through strides, and the few
-    kernels that need a row-major buffer get one materialised."""
+    """A 2-D float64 matrix (CArray32: float32) in one C buffer, row-major, or column-major
+    when it is a transposed view (`transposed`): `.T` flips the flag instead of copying, the
+    matrix product reads either layout through its transpose flags, element-wise kernels through
+    strides, and the few kernels that need a row-major buffer get one materialised."""
 
     __slots__ = ("buf", "transposed")
     backend_name = "c"
+    dtype = FLOAT64
 
     def __init__(self, nrow: int, ncol: int, transposed: bool = False):
         """An uninitialised nrow x ncol matrix (every kernel writes all of its output)."""
@@ -156,17 +170,18 @@ class CArray(Storage):
     def from_array(cls, arr: np.ndarray) -> "CArray":
         nrow, ncol = arr.shape
         out = _empty(nrow, ncol)
-        ffi.memmove(out.buf, np.ascontiguousarray(arr, dtype=np.float64), nrow * ncol * 8)
+        ffi.memmove(out.buf, np.ascontiguousarray(arr, dtype=_NP_DTYPE), nrow * ncol * _ITEMSIZE)
         return out
 
     @classmethod
     def share(cls, arr: np.ndarray) -> "CArray":
         """A CArray over arr's own memory (no copy): arr must be a writeable, C-contiguous 2-D
-        float64 array, and the CArray keeps it alive. Writes made through NumPy are invisible to
-        the version counter (NumPy keeps none): only writes through the CArray count."""
+        array of the class's dtype, and the CArray keeps it alive. Writes made through NumPy are
+        invisible to the version counter (NumPy keeps none): only writes through the CArray
+        count."""
         out = cls.__new__(cls)
         out.nrow, out.ncol = arr.shape
-        out.buf = ffi.from_buffer("double[]", arr, require_writable=True)
+        out.buf = ffi.from_buffer(_DOUBLES, arr, require_writable=True)
         out.transposed = False
         out.version = 0
         out._base = None
@@ -184,14 +199,14 @@ class CArray(Storage):
     def numpy(self) -> np.ndarray:
         """A read-only view of the buffer (no copy; a transposed view is Fortran-ordered)."""
         n = self.nrow * self.ncol
-        arr = np.frombuffer(ffi.buffer(self.buf, n * 8), dtype=np.float64)
+        arr = np.frombuffer(ffi.buffer(self.buf, n * _ITEMSIZE), dtype=_NP_DTYPE)
         arr = arr.reshape(self.ncol, self.nrow).T if self.transposed else arr.reshape(self.nrow, self.ncol)
         arr.flags.writeable = False
         return arr
 
     def copy(self) -> "CArray":
         out = _empty(self.nrow, self.ncol, self.transposed)
-        ffi.memmove(out.buf, self.buf, self.nrow * self.ncol * 8)
+        ffi.memmove(out.buf, self.buf, self.nrow * self.ncol * _ITEMSIZE)
         return out
 
     def item(self) -> float:
@@ -308,7 +323,7 @@ class CArray(Storage):
 
     def _reshape(self, nrow: int, ncol: int) -> "CArray":
         out = _empty(nrow, ncol)
-        ffi.memmove(out.buf, self._in_layout(False).buf, nrow * ncol * 8)
+        ffi.memmove(out.buf, self._in_layout(False).buf, nrow * ncol * _ITEMSIZE)
         return out
 
     def _where(self, a: "CArray", b: "CArray", shape) -> "CArray":
@@ -405,3 +420,64 @@ for _op, _name in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "true
     setattr(CArray, f"__r{_name}__", _fast(_op, getattr(Storage, f"__r{_name}__"), reverse=True))
 for _op in ("add", "sub"):
     setattr(CArray, f"__i{_op}__", _fast_inplace(_op, getattr(Storage, f"__i{_op}__")))
+
+
+class _Float32Lib:
+    """`lib` as the float32 methods see it: lib.pag_X is the kernel pag_X_f32 where there is one
+    (every kernel of csrc/pyautograd.h); the pool, the enums and the rest are lib's own."""
+
+    def __init__(self, real_lib) -> None:
+        self._lib = real_lib
+
+    def __getattr__(self, name: str):
+        value = getattr(self._lib, name + "_f32", None)
+        if value is None:
+            value = getattr(self._lib, name)
+        setattr(self, name, value)
+        return value
+
+
+def _float32_namespace() -> dict:
+    """This module's globals with the element type's names bound to float32: the kernels,
+    the C type, the cffi array type, the NumPy dtype and the item size. The cloned functions
+    of CArray32 and the operators below look their globals up here (compile.py swaps the
+    kernels in it too, while it records a step: float32 steps are not replayed)."""
+    ns = dict(globals())
+    f32 = _Float32Lib(lib)
+    ns.update(lib=f32, _CTYPE="float", _POINTER="float *", _DOUBLES=ffi.typeof("float[]"),
+              _NP_DTYPE=FLOAT32, _ITEMSIZE=4, _binary_kernel=lib.pag_binary_f32,
+              _same_kernel=lib.pag_binary_same_f32, _scalar_kernel=lib.pag_binary_scalar_f32,
+              _unary_kernel=lib.pag_unary_f32, _matmul_kernel=lib.pag_matmul_f32)
+    return ns
+
+
+FLOAT32_GLOBALS = _float32_namespace()
+
+
+def _rebind(fn: Callable, namespace: dict) -> Callable:
+    """fn's code over another globals namespace (its closure, defaults and name kept)."""
+    clone = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    clone.__doc__, clone.__qualname__ = fn.__doc__, fn.__qualname__
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    return clone
+
+
+def _float32_class() -> type:
+    """CArray32: a subclass of CArray whose every method is CArray's, rebound to the float32
+    namespace (classmethods and operators too)."""
+    body = {"__slots__": (), "dtype": FLOAT32,
+            "__doc__": "A 2-D float32 matrix in one C buffer: CArray's code over the _f32 kernels."}
+    for name, value in vars(CArray).items():
+        if isinstance(value, classmethod):
+            body[name] = classmethod(_rebind(value.__func__, FLOAT32_GLOBALS))
+        elif isinstance(value, types.FunctionType):
+            body[name] = _rebind(value, FLOAT32_GLOBALS)
+    cls = type("CArray32", (CArray,), body)
+    cls.__module__ = __name__
+    return cls
+
+
+CArray32 = _float32_class()
+FLOAT32_GLOBALS.update(CArray=CArray32, _pooled=_rebind(_pooled, FLOAT32_GLOBALS),
+                       _empty=_rebind(_empty, FLOAT32_GLOBALS))
+CArray.variants = CArray32.variants = {FLOAT64: CArray, FLOAT32: CArray32}

@@ -2,6 +2,12 @@
 
 Every value is a Python float in a list of rows. Python raises where IEEE 754 returns a value
 (1/0, exp(1000), (-8) ** 0.5 ...); the helpers below return what C and NumPy return instead.
+
+List2D32 emulates float32 on the same code: every value it holds is rounded to the nearest
+float32 (a result computed in double and rounded once is the correctly rounded float32 result
+for + - * / and sqrt, and what the C kernels' libm functions give); scalars are rounded before
+use, as the C kernels' float arguments are, and sums accumulate in float32 in the C kernels'
+order, so that both backends agree to the bit wherever the C kernels are exact.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from .base import Storage
+from .base import FLOAT32, FLOAT64, Storage
 
 INF = math.inf
 NAN = math.nan
@@ -181,6 +187,7 @@ class List2D(Storage):
 
     __slots__ = ("vals",)
     backend_name = "python"
+    dtype = FLOAT64
     max_elements = MAX_ELEMENTS
 
     def __init__(self, nrow: int, ncol: int, vals: List[List[float]]):
@@ -204,14 +211,14 @@ class List2D(Storage):
         return [row[:] for row in self.vals]
 
     def numpy(self) -> np.ndarray:
-        """A new float64 array (a copy: Python lists cannot be viewed)."""
-        return np.array(self.vals, dtype=np.float64)
+        """A new array of the dtype (a copy: Python lists cannot be viewed)."""
+        return np.array(self.vals, dtype=self.dtype)
 
     def copy(self) -> "List2D":
-        return List2D(self.nrow, self.ncol, self.tolist())
+        return type(self)(self.nrow, self.ncol, self.tolist())
 
     def _map(self, fn: Callable[[float], float]) -> "List2D":
-        return List2D(self.nrow, self.ncol, [[fn(x) for x in row] for row in self.vals])
+        return type(self)(self.nrow, self.ncol, [[fn(x) for x in row] for row in self.vals])
 
     # -- primitives of the contract -------------------------------------------------------------
     def _binary(self, op: str, other: "List2D", shape) -> "List2D":
@@ -227,7 +234,7 @@ class List2D(Storage):
             if len(rb) < ncol:
                 rb = rb * ncol
             rows.append([fn(x, y) for x, y in zip(ra, rb)])
-        return List2D(nrow, ncol, rows)
+        return type(self)(nrow, ncol, rows)
 
     def _binary_scalar(self, op: str, s: float, reverse: bool) -> "List2D":
         fn = _BINARY[op]
@@ -248,7 +255,7 @@ class List2D(Storage):
         check_size("matmul", m, n)
         a = self._rows_of(ta)
         b_cols = other._rows_of(not tb)  # columns of op(other)
-        return List2D(m, n, [[sum(x * y for x, y in zip(row, col)) for col in b_cols] for row in a])
+        return type(self)(m, n, [[sum(x * y for x, y in zip(row, col)) for col in b_cols] for row in a])
 
     def _add_matmul(self, a: "List2D", b: "List2D", ta: bool, tb: bool, m: int, n: int,
                     k: int) -> None:
@@ -258,7 +265,7 @@ class List2D(Storage):
     def _transpose(self) -> "List2D":
         """A copy, that counts as a view for versions (as the C backend's), so that both
         backends refuse the same backward after an in-place change."""
-        out = List2D(self.ncol, self.nrow, self._rows_of(True))
+        out = type(self)(self.ncol, self.nrow, self._rows_of(True))
         out._base = self if self._base is None else self._base
         return out
 
@@ -272,21 +279,21 @@ class List2D(Storage):
             def fn(values):
                 return summed(values) / len(values)
         if axis is None:
-            return List2D(1, 1, [[fn([x for row in self.vals for x in row])]])
+            return type(self)(1, 1, [[fn([x for row in self.vals for x in row])]])
         if axis == 0:
-            return List2D(1, self.ncol, [[fn(col) for col in zip(*self.vals)]])
-        return List2D(self.nrow, 1, [[fn(row)] for row in self.vals])
+            return type(self)(1, self.ncol, [[fn(col) for col in zip(*self.vals)]])
+        return type(self)(self.nrow, 1, [[fn(row)] for row in self.vals])
 
     def _select(self, op: str, axis: Optional[int]) -> "List2D":
         if axis is None:
-            return List2D(1, 1, [[_select(op, [x for row in self.vals for x in row])]])
+            return type(self)(1, 1, [[_select(op, [x for row in self.vals for x in row])]])
         if axis == 0:
-            return List2D(1, self.ncol, [[_select(op, list(col)) for col in zip(*self.vals)]])
-        return List2D(self.nrow, 1, [[_select(op, row)] for row in self.vals])
+            return type(self)(1, self.ncol, [[_select(op, list(col)) for col in zip(*self.vals)]])
+        return type(self)(self.nrow, 1, [[_select(op, row)] for row in self.vals])
 
     def _gather(self, rows, cols) -> "List2D":
         cols = cols.tolist()
-        return List2D(len(rows), len(cols), [[self.vals[i][j] for j in cols] for i in rows.tolist()])
+        return type(self)(len(rows), len(cols), [[self.vals[i][j] for j in cols] for i in rows.tolist()])
 
     def _scatter(self, rows, cols, block: "List2D", accumulate: bool) -> None:
         cols = cols.tolist()
@@ -298,14 +305,14 @@ class List2D(Storage):
 
     def _reshape(self, nrow: int, ncol: int) -> "List2D":
         flat = [x for row in self.vals for x in row]
-        return List2D(nrow, ncol, [flat[i * ncol:(i + 1) * ncol] for i in range(nrow)])
+        return type(self)(nrow, ncol, [flat[i * ncol:(i + 1) * ncol] for i in range(nrow)])
 
     def _where(self, a: "List2D", b: "List2D", shape) -> "List2D":
         nrow, ncol = shape
 
         def at(m: "List2D", i: int, j: int) -> float:
             return m.vals[i if m.nrow > 1 else 0][j if m.ncol > 1 else 0]
-        return List2D(nrow, ncol, [[at(a, i, j) if at(self, i, j) != 0.0 else at(b, i, j)
+        return type(self)(nrow, ncol, [[at(a, i, j) if at(self, i, j) != 0.0 else at(b, i, j)
                                     for j in range(ncol)] for i in range(nrow)])
 
     def _fill(self, value: float) -> None:
@@ -323,5 +330,72 @@ class List2D(Storage):
         self.vals = [[y + alpha * x for y, x in zip(ry, rx)] for ry, rx in zip(self.vals, other.vals)]
 
     def _dsigmoid(self, grad: "List2D") -> "List2D":
-        return List2D(self.nrow, self.ncol, [[s * (1.0 - s) * g for s, g in zip(rs, rg)]
+        return type(self)(self.nrow, self.ncol, [[s * (1.0 - s) * g for s, g in zip(rs, rg)]
                                              for rs, rg in zip(self.vals, grad.vals)])
+
+
+def _rounded(rows) -> List[List[float]]:
+    """Rows of numbers rounded to the nearest float32, as Python floats (overflow gives inf)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(rows, dtype=np.float32).tolist()
+
+
+def _round32(x: float) -> float:
+    """One number rounded to the nearest float32, as the C kernels' float arguments are."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(x))
+
+
+class List2D32(List2D):
+    """A 2-D float32 matrix emulated on List2D: every value stored is rounded to float32."""
+
+    __slots__ = ()
+    dtype = FLOAT32
+
+    def __init__(self, nrow: int, ncol: int, vals: List[List[float]]):
+        super().__init__(nrow, ncol, _rounded(vals))
+
+    def _binary_scalar(self, op: str, s: float, reverse: bool) -> "List2D32":
+        return super()._binary_scalar(op, _round32(s), reverse)
+
+    def _pow(self, p: float) -> "List2D32":
+        return super()._pow(_round32(p))
+
+    def _fill(self, value: float) -> None:
+        super()._fill(_round32(value))
+
+    def _float32_values(self) -> List2D:
+        """The values as NumPy float32 scalars in a float64 List2D: arithmetic on them rounds
+        to float32 at every step (NumPy's float32 + float32 is float32)."""
+        return List2D(self.nrow, self.ncol, [list(map(np.float32, row)) for row in self.vals])
+
+    def _reduce(self, op: str, axis: Optional[int]) -> "List2D32":
+        """Sums and means accumulated in float32, in the C kernels' order (csrc/reduce.inc)."""
+        out = self._float32_values()._reduce(op, axis)
+        return List2D32(out.nrow, out.ncol, out.vals)
+
+    def _scatter(self, rows, cols, block: "List2D", accumulate: bool) -> None:
+        """As List2D's, each addition rounded to float32 (repeated positions add up in turn)."""
+        if not accumulate:
+            super()._scatter(rows, cols, block, accumulate)
+            return
+        cols = cols.tolist()
+        for i, row in zip(rows.tolist(), block.tolist()):  # a copy: block may be self
+            target = self.vals[i]
+            for j, v in zip(cols, row):
+                target[j] = _round32(target[j] + v)
+
+    def _axpy(self, alpha: float, other: "List2D") -> None:
+        """y + (alpha * x), each step rounded to float32, as the float32 kernel computes it."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            y, x = np.array(self.vals, np.float32), np.array(other.vals, np.float32)
+            self.vals = (y + np.float32(alpha) * x).tolist()
+
+    def _dsigmoid(self, grad: "List2D") -> "List2D32":
+        """(s * (1 - s)) * grad, each step rounded to float32, as the float32 kernel computes it."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            s, g = np.array(self.vals, np.float32), np.array(grad.vals, np.float32)
+            return List2D32(self.nrow, self.ncol, (s * (np.float32(1.0) - s) * g).tolist())
+
+
+List2D.variants = List2D32.variants = {FLOAT64: List2D, FLOAT32: List2D32}

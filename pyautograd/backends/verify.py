@@ -19,12 +19,14 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..errors import BackendDivergenceError
-from .base import Storage
-from .carray import CArray
-from .list2d import List2D
+from .base import FLOAT32, FLOAT64, Storage
+from .carray import CArray, CArray32
+from .list2d import List2D, List2D32
 
 _EPS = np.finfo(np.float64).eps
 _TINY = 5e-324  # 2**-1074, the smallest subnormal: the absolute size of one ulp below 2**-1022
+_EPS32 = float(np.finfo(np.float32).eps)
+_TINY32 = 2.0 ** -149  # float32's smallest subnormal
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -54,7 +56,9 @@ def _node_site() -> Tuple[Optional[str], str]:
     return user_site(), "the forward pass"
 
 
-def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.ndarray] = None) -> None:
+def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.ndarray] = None,
+           eps: float = _EPS, tiny: float = _TINY) -> None:
+    c, p = c.astype(np.float64, copy=False), p.astype(np.float64, copy=False)
     if c.shape != p.shape:
         raise BackendDivergenceError(f"{op}: C gave shape {c.shape}, Python {p.shape}")
     same_nan = np.isnan(c) == np.isnan(p)
@@ -63,7 +67,7 @@ def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.nda
         diff = np.where((c == p), 0.0, diff)  # equal infinities
         if bound is None:
             if op.split()[-1] in _ULP_OPS:
-                bound = 4 * _EPS * np.maximum(np.abs(c), np.abs(p)) + 4 * _TINY
+                bound = 4 * eps * np.maximum(np.abs(c), np.abs(p)) + 4 * tiny
             else:
                 bound = np.zeros(c.shape)
         bound = np.nan_to_num(bound, nan=0.0, posinf=np.inf)  # 0 * inf is no tolerance
@@ -91,28 +95,36 @@ class VerifyArray(Storage):
 
     __slots__ = ("c", "py", "site")
     backend_name = "verify"
+    dtype = FLOAT64
+    _C, _PY, _EPS, _TINY = CArray, List2D, _EPS, _TINY  # the pair's classes and tolerances
 
     def __init__(self, c: CArray, py: List2D, op: str = "", shapes=(), bound=None):
         self.nrow, self.ncol = c.nrow, c.ncol
         self.version = 0
         self._base = None
         self.site = user_site()  # the user's line that made this value, for divergence reports
+        if type(c) is not self._C:  # an op that promoted (float32 with float64): follow it
+            self.__class__ = self.with_dtype(c.dtype)
         self.c = c
         if op:
-            _check(op, shapes, c.numpy(), py.numpy(), bound)
-            py = List2D.from_array(c.numpy())
+            _check(op, shapes, c.numpy(), py.numpy(), bound, self._EPS, self._TINY)
+            py = self._PY.from_array(c.numpy())
         self.py = py
 
     def _resync(self) -> None:
-        self.py = List2D.from_array(self.c.numpy())
+        self.py = self._PY.from_array(self.c.numpy())
+
+    def _check(self, op, shapes, bound=None) -> None:
+        _check(op, shapes, self.c.numpy(), self.py.numpy(), bound, self._EPS, self._TINY)
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "VerifyArray":
-        return cls(CArray.from_array(arr), List2D.from_array(arr))
+        return cls(cls._C.from_array(arr), cls._PY.from_array(arr))
 
     @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "VerifyArray":
-        return cls(CArray.full(nrow, ncol, value), List2D.full(nrow, ncol, value), "full", ((nrow, ncol),))
+        return cls(cls._C.full(nrow, ncol, value), cls._PY.full(nrow, ncol, value), "full",
+                   ((nrow, ncol),))
 
     def tolist(self) -> list:
         return self.c.tolist()
@@ -121,30 +133,30 @@ class VerifyArray(Storage):
         return self.c.numpy()
 
     def copy(self) -> "VerifyArray":
-        return VerifyArray(self.c.copy(), self.py.copy())
+        return type(self)(self.c.copy(), self.py.copy())
 
     def _binary(self, op, other, shape):
-        return VerifyArray(self.c._binary(op, other.c, shape), self.py._binary(op, other.py, shape),
+        return type(self)(self.c._binary(op, other.c, shape), self.py._binary(op, other.py, shape),
                            op, (self.shape, other.shape))
 
     def _binary_scalar(self, op, s, reverse):
-        return VerifyArray(self.c._binary_scalar(op, s, reverse), self.py._binary_scalar(op, s, reverse),
+        return type(self)(self.c._binary_scalar(op, s, reverse), self.py._binary_scalar(op, s, reverse),
                            f"{op} with {s!r}", (self.shape,))
 
     def _unary(self, op):
-        return VerifyArray(self.c._unary(op), self.py._unary(op), op, (self.shape,))
+        return type(self)(self.c._unary(op), self.py._unary(op), op, (self.shape,))
 
     def _pow(self, p):
-        return VerifyArray(self.c._pow(p), self.py._pow(p), f"** {p!r}: pow", (self.shape,))
+        return type(self)(self.c._pow(p), self.py._pow(p), f"** {p!r}: pow", (self.shape,))
 
     def _dsigmoid(self, grad):
-        return VerifyArray(self.c._dsigmoid(grad.c), self.py._dsigmoid(grad.py), "dsigmoid",
+        return type(self)(self.c._dsigmoid(grad.c), self.py._dsigmoid(grad.py), "dsigmoid",
                            (self.shape, grad.shape))
 
     def _transpose(self):
         # C's transpose is a view of its parent's buffer, Python's a copy: give the pair a
         # buffer of its own, so that an in-place change of the parent cannot part them
-        out = VerifyArray(self.c._transpose().copy(), self.py._transpose(), "transpose", (self.shape,))
+        out = type(self)(self.c._transpose().copy(), self.py._transpose(), "transpose", (self.shape,))
         out._base = self if self._base is None else self._base  # a view for versions, as C's
         return out
 
@@ -153,48 +165,50 @@ class VerifyArray(Storage):
         bound = None
         if op != "max":  # same summation order, but keep a rounding margin for the mean's division
             with np.errstate(invalid="ignore"):
-                bound = 4 * _EPS * np.abs(self.c.numpy()).sum(axis=axis, keepdims=True)
-        return VerifyArray(c, p, f"{op}(axis={axis})", (self.shape,), bound)
+                values = np.abs(self.c.numpy().astype(np.float64))
+                bound = 4 * self._EPS * values.sum(axis=axis, keepdims=True)
+        return type(self)(c, p, f"{op}(axis={axis})", (self.shape,), bound)
 
     def _matmul_bound(self, a, b, ta, tb, k):
-        absa, absb = np.abs(a.c.numpy()), np.abs(b.c.numpy())
+        absa = np.abs(a.c.numpy()).astype(np.float64)
+        absb = np.abs(b.c.numpy()).astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
-            return (k + 2) * _EPS * ((absa.T if ta else absa) @ (absb.T if tb else absb))
+            return (k + 2) * self._EPS * ((absa.T if ta else absa) @ (absb.T if tb else absb))
 
     def _matmul(self, other, ta, tb, m, n, k):
         c, p = self.c._matmul(other.c, ta, tb, m, n, k), self.py._matmul(other.py, ta, tb, m, n, k)
-        return VerifyArray(c, p, "matmul", (self.shape, other.shape),
+        return type(self)(c, p, "matmul", (self.shape, other.shape),
                            self._matmul_bound(self, other, ta, tb, k))
 
     def _add_matmul(self, a, b, ta, tb, m, n, k):
+        before = np.abs(self.c.numpy().astype(np.float64))  # |C| before the product
         with np.errstate(invalid="ignore", over="ignore"):
-            bound = (self._matmul_bound(a, b, ta, tb, k + 1)
-                     + (k + 3) * _EPS * np.abs(self.c.numpy()))  # |C| before the product
+            bound = self._matmul_bound(a, b, ta, tb, k + 1) + (k + 3) * self._EPS * before
         self.c._add_matmul(a.c, b.c, ta, tb, m, n, k)
         self.py._add_matmul(a.py, b.py, ta, tb, m, n, k)
-        _check("matmul (accumulate)", (a.shape, b.shape), self.c.numpy(), self.py.numpy(), bound)
+        self._check("matmul (accumulate)", (a.shape, b.shape), bound)
         self._resync()
 
     def _select(self, op, axis):
-        return VerifyArray(self.c._select(op, axis), self.py._select(op, axis), f"{op}(axis={axis})",
+        return type(self)(self.c._select(op, axis), self.py._select(op, axis), f"{op}(axis={axis})",
                            (self.shape,))
 
     def _gather(self, rows, cols):
-        return VerifyArray(self.c._gather(rows, cols), self.py._gather(rows, cols), "gather",
+        return type(self)(self.c._gather(rows, cols), self.py._gather(rows, cols), "gather",
                            (self.shape,))
 
     def _scatter(self, rows, cols, block, accumulate):
         self.c._scatter(rows, cols, block.c, accumulate)
         self.py._scatter(rows, cols, block.py, accumulate)
-        _check("scatter", (self.shape, block.shape), self.c.numpy(), self.py.numpy())
+        self._check("scatter", (self.shape, block.shape))
         self._resync()
 
     def _reshape(self, nrow, ncol):
-        return VerifyArray(self.c._reshape(nrow, ncol), self.py._reshape(nrow, ncol), "reshape",
+        return type(self)(self.c._reshape(nrow, ncol), self.py._reshape(nrow, ncol), "reshape",
                            (self.shape,))
 
     def _where(self, a, b, shape):
-        return VerifyArray(self.c._where(a.c, b.c, shape), self.py._where(a.py, b.py, shape),
+        return type(self)(self.c._where(a.c, b.c, shape), self.py._where(a.py, b.py, shape),
                            "where", (self.shape, a.shape, b.shape))
 
     def _fill(self, value):
@@ -204,18 +218,29 @@ class VerifyArray(Storage):
     def _inplace(self, op, other):
         self.c._inplace(op, other.c)
         self.py._inplace(op, other.py)
-        _check(f"in-place {op}", (self.shape, other.shape), self.c.numpy(), self.py.numpy())
+        self._check(f"in-place {op}", (self.shape, other.shape))
         self._resync()
 
     def _inplace_scalar(self, op, s):
         self.c._inplace_scalar(op, s)
         self.py._inplace_scalar(op, s)
-        _check(f"in-place {op} with {s!r}", (self.shape,), self.c.numpy(), self.py.numpy())
+        self._check(f"in-place {op} with {s!r}", (self.shape,))
         self._resync()
 
     def _axpy(self, alpha, other):
         self.c._axpy(alpha, other.c)
         self.py._axpy(alpha, other.py)
-        _check("axpy", (self.shape, other.shape), self.c.numpy(), self.py.numpy(),
-               4 * _EPS * (np.abs(self.c.numpy()) + np.abs(alpha * other.c.numpy())))
+        self._check("axpy", (self.shape, other.shape),
+                    4 * self._EPS * (np.abs(self.c.numpy()) + np.abs(alpha * other.c.numpy())))
         self._resync()
+
+
+class VerifyArray32(VerifyArray):
+    """The verify pair in float32: CArray32 against List2D32, with float32's tolerances."""
+
+    __slots__ = ()
+    dtype = FLOAT32
+    _C, _PY, _EPS, _TINY = CArray32, List2D32, _EPS32, _TINY32
+
+
+VerifyArray.variants = VerifyArray32.variants = {FLOAT64: VerifyArray, FLOAT32: VerifyArray32}

@@ -134,6 +134,27 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    # -- dtype ----------------------------------------------------------------------------------
+    def to(self: M, dtype: Any) -> M:
+        """Convert every matrix of the module (parameters, frozen ones, their gradients) to
+        dtype (float32 or float64) in place, as torch's Module.to(dtype); returns self. Make
+        the optimizer after converting: its state is made in the parameters' dtype."""
+        from ..backends.base import resolve_dtype
+        resolved = resolve_dtype(dtype, "Module.to")
+        for _, m in self._named_matrices():
+            m.data = m.data.astype(resolved)
+            if m.has_grad:
+                m.grad = m.grad.astype(resolved)
+        return self
+
+    def float(self: M) -> M:
+        """Every matrix in float32: to(float32)."""
+        return self.to("float32")
+
+    def double(self: M) -> M:
+        """Every matrix in float64: to(float64)."""
+        return self.to("float64")
+
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, Matrix]":
         """Every matrix of the module by PyTorch's dotted names (`0.weight` in a Sequential),
@@ -182,7 +203,7 @@ class Module:
                                + "\n\t".join(errors))
         for name, arr in arrays.items():
             m = own[name]
-            m.data = type(m.data).from_array(np.array(arr, dtype=np.float64))
+            m.data = type(m.data).from_array(np.array(arr, dtype=m.dtype))  # keeps its dtype
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing -------------------------------------------------------------------------------

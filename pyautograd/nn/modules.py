@@ -7,6 +7,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import backends
+from ..backends.base import resolve_dtype
 from ..factories import generator
 from ..matrix import Matrix
 from . import functional as F
@@ -17,10 +18,11 @@ class Linear(Module):
     """y = x @ weight.T + bias, with weight (out_features, in_features) and bias (1, out_features).
 
     Initialised as PyTorch's Linear: both uniform in ±1/sqrt(in_features), drawn from `rng`
-    (a NumPy Generator) or else from the generator that pyautograd.manual_seed() seeds."""
+    (a NumPy Generator) or else from the generator that pyautograd.manual_seed() seeds, in
+    float64 and then rounded when dtype is float32 (the default dtype when None)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 rng: Optional[np.random.Generator] = None) -> None:
+                 rng: Optional[np.random.Generator] = None, dtype: Any = None) -> None:
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"Linear: {name} must be a positive integer, got {n!r}")
@@ -28,6 +30,8 @@ class Linear(Module):
         self.out_features = out_features
         bound = 1.0 / math.sqrt(in_features)
         storage = backends.current_storage()
+        if dtype is not None:
+            storage = storage.with_dtype(resolve_dtype(dtype, "Linear"))
         rng = generator() if rng is None else rng
         self.weight = Matrix(storage.from_array(rng.uniform(-bound, bound, (out_features, in_features))))
         self.bias = (Matrix(storage.from_array(rng.uniform(-bound, bound, (1, out_features))))

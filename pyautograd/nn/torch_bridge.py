@@ -1,6 +1,7 @@
 """The way out to PyTorch (and back): `to_torch(module)` builds the equivalent torch.nn module
-with the same weights (float64, Linear's (1, n) bias as PyTorch's (n,)), `from_torch(module)`
-the reverse, for the layers both libraries have. PyTorch stays optional: it is imported here,
+with the same weights (in their dtype, float64 or float32; Linear's (1, n) bias as PyTorch's
+(n,)), `from_torch(module)` the reverse (in the default dtype, as ag.mat), for the layers both
+libraries have. PyTorch stays optional: it is imported here,
 when called, with a clear error when it is missing."""
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _torch(op: str) -> Any:
 
 def _linear_to_torch(torch: Any, m: modules.Linear) -> Any:
     layer = torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None,
-                            dtype=torch.float64)
+                            dtype=getattr(torch, str(m.weight.dtype)))  # float64 or float32
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(m.weight.numpy().copy()))
         layer.weight.requires_grad_(m.weight.requires_grad)
@@ -40,7 +41,8 @@ _SIMPLE = ("ReLU", "Sigmoid", "Tanh", "Identity", "GELU")
 
 def to_torch(module: Module) -> Any:
     """The torch.nn equivalent of `module` (Linear, Sequential, ModuleList, the activations,
-    Dropout and the losses), with copies of its weights in float64 and its training mode."""
+    Dropout and the losses), with copies of its weights in their dtype (float64 or float32)
+    and its training mode."""
     torch = _torch("to_torch")
     kind = type(module).__name__
     if isinstance(module, modules.Linear):
@@ -72,8 +74,9 @@ def to_torch(module: Module) -> Any:
 
 def _matrix(tensor: Any, shape: Any = None) -> Matrix:
     arr = tensor.detach().cpu().double().numpy()
-    arr = np.ascontiguousarray(arr if shape is None else arr.reshape(shape), dtype=np.float64)
-    return Matrix(backends.current_storage().from_array(arr), tensor.requires_grad)
+    storage = backends.current_storage()  # the default dtype's class
+    arr = np.ascontiguousarray(arr if shape is None else arr.reshape(shape), dtype=storage.dtype)
+    return Matrix(storage.from_array(arr), tensor.requires_grad)
 
 
 def _linear_from_torch(t: Any) -> modules.Linear:
@@ -87,7 +90,9 @@ def _linear_from_torch(t: Any) -> modules.Linear:
 
 def from_torch(torch_module: Any) -> Module:
     """The pyautograd module equivalent to a torch.nn module built from the supported layers
-    (see to_torch), on the current backend, with its weights as float64 and its training mode."""
+    (see to_torch), on the current backend, with its weights in the default dtype (float64
+    unless ag.set_default_dtype changed it, whatever the tensors' dtype, as ag.mat) and its
+    training mode."""
     torch = _torch("from_torch")
     nn = torch.nn
     if not isinstance(torch_module, nn.Module):
