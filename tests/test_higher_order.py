@@ -23,20 +23,20 @@ def _problem(op, seed):
     return arrays, upstream, directions
 
 
-def _scalar(op, upstream):
+def _scalar(op, upstream, dtype="float64"):
     def f(*xs):
         out = op.fn(*xs)
-        return (out * ag.mat(upstream, requires_grad=False)).sum()
+        return (out * ag.mat(upstream, requires_grad=False, dtype=dtype)).sum()
     return f
 
 
-def _hvp_reverse_over_reverse(op, arrays, upstream, directions):
-    inputs = [ag.mat(a) for a in arrays]
-    first = gradients([_scalar(op, upstream)(*inputs)], inputs, create_graph=True)
+def _hvp_reverse_over_reverse(op, arrays, upstream, directions, dtype="float64"):
+    inputs = [ag.mat(a, dtype=dtype) for a in arrays]
+    first = gradients([_scalar(op, upstream, dtype)(*inputs)], inputs, create_graph=True)
     total = None
     for g, v in zip(first, directions):
         if g is not None and g.requires_grad:
-            term = (g * ag.mat(v, requires_grad=False)).sum()
+            term = (g * ag.mat(v, requires_grad=False, dtype=dtype)).sum()
             total = term if total is None else total + term
     if total is None:  # the op is linear in every input: its Hessian is zero
         return [np.zeros_like(a) for a in arrays], None
@@ -49,21 +49,25 @@ def _assert_each(got, expected, op, rtol, atol):
         np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, err_msg=f"{op.name}: H v, input {i}")
 
 
+@pytest.mark.parametrize("dtype,rtol,atol", [("float64", 1e-8, 1e-10), ("float32", 1e-3, 1e-4)])
 @pytest.mark.parametrize("op", OPS, ids=str)
-def test_second_derivatives_match_pytorch(op, backend_name):
+def test_second_derivatives_match_pytorch(op, backend_name, dtype, rtol, atol):
     torch = pytest.importorskip("torch")
     arrays, upstream, directions = _problem(op, 21)
-    ours, _ = _hvp_reverse_over_reverse(op, arrays, upstream, directions)
-    t_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    t_out = (op.torch(*t_inputs) * torch.tensor(upstream)).sum()
+    arrays = [a.astype(dtype) for a in arrays]
+    ours, _ = _hvp_reverse_over_reverse(op, arrays, upstream, directions, dtype)
+    tensor = lambda a, **kw: torch.tensor(a, dtype=getattr(torch, dtype), **kw)  # noqa: E731
+    t_inputs = [tensor(a, requires_grad=True) for a in arrays]
+    t_out = (op.torch(*t_inputs) * tensor(upstream)).sum()
     t_first = torch.autograd.grad(t_out, t_inputs, create_graph=True)
-    t_total = sum((g * torch.tensor(v)).sum() for g, v in zip(t_first, directions) if g.requires_grad)
+    t_total = sum((g * tensor(v)).sum() for g, v in zip(t_first, directions) if g.requires_grad)
     if not isinstance(t_total, torch.Tensor):
         expected = [np.zeros_like(a) for a in arrays]
     else:
         second = torch.autograd.grad(t_total, t_inputs, allow_unused=True)
         expected = [np.zeros_like(a) if h is None else h.numpy(force=True) for h, a in zip(second, arrays)]
-    _assert_each(ours, expected, op, rtol=1e-8, atol=1e-10)
+    assert all(h.dtype == dtype for h in ours), "second derivatives keep the inputs' dtype"
+    _assert_each(ours, expected, op, rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("op", OPS, ids=str)
