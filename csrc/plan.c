@@ -31,17 +31,21 @@ size_t pag_plan_run(const pag_plan_op *ops, size_t n_ops, double **buffers, size
         double *out = buffers[op->out];
         switch (op->kind) {
         case PAG_PLAN_BINARY:
-            pag_binary(op->code, op->size0, op->size1, a, op->stride0, op->stride1, b,
-                       op->stride2, op->stride3, out);
+            if (pag_binary(op->code, op->size0, op->size1, a, op->stride0, op->stride1, b,
+                           op->stride2, op->stride3, out) != 0)
+                return i + 1;
             break;
         case PAG_PLAN_BINARY_SAME:
-            pag_binary_same(op->code, op->size0, a, b, out);
+            if (pag_binary_same(op->code, op->size0, a, b, out) != 0)
+                return i + 1;
             break;
         case PAG_PLAN_BINARY_SCALAR:
-            pag_binary_scalar(op->code, op->size0, a, s, op->flag0, out);
+            if (pag_binary_scalar(op->code, op->size0, a, s, op->flag0, out) != 0)
+                return i + 1;
             break;
         case PAG_PLAN_UNARY:
-            pag_unary(op->code, op->size0, a, out);
+            if (pag_unary(op->code, op->size0, a, out) != 0)
+                return i + 1;
             break;
         case PAG_PLAN_POW_SCALAR:
             pag_pow_scalar(op->size0, a, s, out);
@@ -59,7 +63,8 @@ size_t pag_plan_run(const pag_plan_op *ops, size_t n_ops, double **buffers, size
             pag_transpose(op->size0, op->size1, a, out);
             break;
         case PAG_PLAN_REDUCE:
-            pag_reduce(op->code, op->flag0, op->size0, op->size1, a, out);
+            if (pag_reduce(op->code, op->flag0, op->size0, op->size1, a, out) != 0)
+                return i + 1;
             break;
         case PAG_PLAN_MATMUL:
             if (pag_matmul(op->flag0, op->flag1, op->size0, op->size1, op->size2, a, b,

@@ -23,6 +23,13 @@ size_t pag_pool_cached(void);              /* bytes held in free lists now */
 size_t pag_pool_limit(void);               /* the cap on cached bytes */
 size_t pag_pool_set_limit(size_t bytes);   /* sets the cap on cached bytes; returns the old one */
 
+/* The op-taking kernels (pag_binary, pag_binary_same, pag_binary_scalar, pag_unary, pag_reduce,
+ * pag_select) return 0, or PAG_UNKNOWN_OP for an op outside their enum (writing nothing): the
+ * Python side raises on it. The enums below list the same names, in the same order, as the
+ * Python tuples BINARY_OPS, UNARY_OPS, REDUCE_OPS and SELECT_OPS of backends/base.py (a test
+ * checks both against each other and against every switch). */
+#define PAG_UNKNOWN_OP (-1)
+
 enum pag_binary_op {
     PAG_ADD = 0, PAG_SUB = 1, PAG_MUL = 2, PAG_DIV = 3,
     PAG_LT = 4, PAG_LE = 5, PAG_GT = 6, PAG_GE = 7, PAG_EQ = 8, PAG_NE = 9,
@@ -43,18 +50,18 @@ enum pag_select_op { PAG_MIN = 0, PAG_ARGMAX = 1, PAG_ARGMIN = 2 };
 /* out[i,j] = a[i*a_rs + j*a_cs] (op) b[i*b_rs + j*b_cs] for an nrow x ncol out.
  * A stride of 0 broadcasts a dimension of size 1; a column stride other than 0 or 1 reads a
  * transposed view. out may be a itself (in-place update). */
-void pag_binary(int op, size_t nrow, size_t ncol,
+int pag_binary(int op, size_t nrow, size_t ncol,
                 const double *a, size_t a_rs, size_t a_cs,
                 const double *b, size_t b_rs, size_t b_cs, double *out);
 
 /* out[i] = a[i] (op) b[i] for two same-shape matrices of n values; out may be a. */
-void pag_binary_same(int op, size_t n, const double *a, const double *b, double *out);
+int pag_binary_same(int op, size_t n, const double *a, const double *b, double *out);
 
 /* out[i] = a[i] (op) s, or s (op) a[i] when scalar_left is non-zero; out may be a. */
-void pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_left, double *out);
+int pag_binary_scalar(int op, size_t n, const double *a, double s, int scalar_left, double *out);
 
 /* out[i] = f(a[i]) for a unary op; sigmoid never overflows; out may be a. */
-void pag_unary(int op, size_t n, const double *a, double *out);
+int pag_unary(int op, size_t n, const double *a, double *out);
 
 /* out[i] = pow(a[i], p), with C's IEEE results, except that p = 0.5 is sqrt (as in NumPy); out may be a. */
 void pag_pow_scalar(size_t n, const double *a, double p, double *out);
@@ -73,7 +80,7 @@ void pag_transpose(size_t nrow, size_t ncol, const double *a, double *out);
 
 /* Reduce an nrow x ncol matrix: axis -1 -> out[0]; axis 0 -> out[ncol]; axis 1 -> out[nrow].
  * max lets a NaN win, as NumPy does. */
-void pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, double *out);
+int pag_reduce(int op, int axis, size_t nrow, size_t ncol, const double *a, double *out);
 
 /* out[i,j] = c[i*c_rs + j*c_cs] != 0 ? a[i*a_rs + j*a_cs] : b[i*b_rs + j*b_cs] for an nrow x ncol
  * out (a NaN condition counts as true); strides as in pag_binary, 0 broadcasting. */
@@ -85,7 +92,7 @@ void pag_where(size_t nrow, size_t ncol, const double *c, size_t c_rs, size_t c_
  * out[0]; an index counts row-major), down the rows (axis 0, out[ncol]) or along each row (axis 1,
  * out[nrow]). A NaN wins (the first one), as in PyTorch; among equal values the first index wins.
  * Indices are written as doubles. */
-void pag_select(int op, int axis, size_t nrow, size_t ncol, const double *a, double *out);
+int pag_select(int op, int axis, size_t nrow, size_t ncol, const double *a, double *out);
 
 /* index.c: out[i*nc + j] = a[rows[i]*a_rs + cols[j]*a_cs] for i < nr, j < nc. Every index was
  * checked to be in range by the caller. */
@@ -112,22 +119,22 @@ const char *pag_matmul_kernel(void);
 /* The float32 kernels: the same contracts as their float64 namesakes above, for float buffers
  * and float scalars (computed in float; libm's transcendental functions in double, rounded once).
  * pag_select_f32 writes indices as floats (exact up to 2^24; Python checks). */
-void pag_binary_f32(int op, size_t nrow, size_t ncol,
+int pag_binary_f32(int op, size_t nrow, size_t ncol,
                     const float *a, size_t a_rs, size_t a_cs,
                     const float *b, size_t b_rs, size_t b_cs, float *out);
-void pag_binary_same_f32(int op, size_t n, const float *a, const float *b, float *out);
-void pag_binary_scalar_f32(int op, size_t n, const float *a, float s, int scalar_left, float *out);
-void pag_unary_f32(int op, size_t n, const float *a, float *out);
+int pag_binary_same_f32(int op, size_t n, const float *a, const float *b, float *out);
+int pag_binary_scalar_f32(int op, size_t n, const float *a, float s, int scalar_left, float *out);
+int pag_unary_f32(int op, size_t n, const float *a, float *out);
 void pag_pow_scalar_f32(size_t n, const float *a, float p, float *out);
 void pag_fill_f32(size_t n, float value, float *out);
 void pag_axpy_f32(size_t n, float alpha, const float *x, float *y);
 void pag_sigmoid_backward_f32(size_t n, const float *s, const float *grad, float *out);
 void pag_transpose_f32(size_t nrow, size_t ncol, const float *a, float *out);
-void pag_reduce_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
+int pag_reduce_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
 void pag_where_f32(size_t nrow, size_t ncol, const float *c, size_t c_rs, size_t c_cs,
                    const float *a, size_t a_rs, size_t a_cs,
                    const float *b, size_t b_rs, size_t b_cs, float *out);
-void pag_select_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
+int pag_select_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
 void pag_gather_f32(size_t nr, size_t nc, const float *a, size_t a_rs, size_t a_cs,
                     const int64_t *rows, const int64_t *cols, float *out);
 void pag_scatter_f32(size_t nr, size_t nc, const float *g, const int64_t *rows,

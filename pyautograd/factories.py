@@ -72,7 +72,7 @@ def from_numpy(arr: np.ndarray, requires_grad: bool = False, dtype: Any = None) 
     cls = _storage("from_numpy", dtype)
     shareable = (arr.ndim == 2 and arr.dtype == cls.dtype and arr.flags.c_contiguous
                  and arr.flags.aligned and arr.flags.writeable and arr.size > 0)
-    if shareable and hasattr(cls, "share"):
+    if shareable:  # shared on the C backend; the others copy (Storage.share)
         return Matrix(cls.share(arr), requires_grad)
     return Matrix(cls.from_values(arr, "from_numpy"), requires_grad)
 

@@ -20,6 +20,17 @@ _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<="
 
 Scalar = Union[int, float]
 
+# The ops of the kernels that take an op code, in the order of csrc/pyautograd.h's enums
+# (PAG_ + the name in capitals). These tuples are the one list: the C backend maps each name to
+# its enum value, the Python backend to its element function, and a test checks the header's
+# enums and every C switch against them.
+BINARY_OPS = ("add", "sub", "mul", "div", "lt", "le", "gt", "ge", "eq", "ne", "maximum",
+              "minimum", "pow")
+UNARY_OPS = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "log1p",
+             "expm1", "square")
+REDUCE_OPS = ("sum", "mean", "max")
+SELECT_OPS = ("min", "argmax", "argmin")
+
 FLOAT64 = np.dtype(np.float64)
 FLOAT32 = np.dtype(np.float32)
 DTYPES = (FLOAT64, FLOAT32)
@@ -170,10 +181,103 @@ class Storage:
     transposed = False
     __hash__ = None  # type: ignore[assignment]  # == is element-wise, as in NumPy
 
-    # -- construction ---------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """A backend must define every primitive of the contract: one that misses some fails
+        here, when its class is created, not mid-training when the op is first used."""
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in PRIMITIVES
+                   if next(k for k in cls.__mro__ if name in k.__dict__) is Storage]
+        if missing:
+            raise TypeError(f"storage class {cls.__name__} does not define the primitive(s) "
+                            f"{', '.join(missing)} of the storage contract (backends/base.py)")
+
+    # -- the primitives: what a backend defines; everything else is built on them here -----------
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "Storage":
+        """A new storage holding a copy of the 2-D array's values (in this class's dtype)."""
         raise NotImplementedError
+
+    @classmethod
+    def share(cls, arr: np.ndarray) -> "Storage":
+        """A storage over arr's own memory where the backend can (C, for a suitable array of its
+        dtype: writes show through both), else a copy as from_array."""
+        raise NotImplementedError
+
+    def _binary(self, op: str, other: "Storage", shape: Tuple[int, int]) -> "Storage":
+        """self (op) other, an op of BINARY_OPS, broadcast to `shape` (checked by the caller)."""
+        raise NotImplementedError
+
+    def _binary_scalar(self, op: str, s: float, reverse: bool) -> "Storage":
+        """self (op) s, or s (op) self when reverse."""
+        raise NotImplementedError
+
+    def _unary(self, op: str) -> "Storage":
+        """f(self) element-wise, for an op of UNARY_OPS."""
+        raise NotImplementedError
+
+    def _pow(self, p: float) -> "Storage":
+        """self ** p element-wise, IEEE 754's results (p = 2 is x * x, p = 0.5 is sqrt)."""
+        raise NotImplementedError
+
+    def _matmul(self, other: "Storage", ta: bool, tb: bool, m: int, n: int, k: int) -> "Storage":
+        """op(self) @ op(other), (m, k) @ (k, n), op transposing where asked (shapes checked)."""
+        raise NotImplementedError
+
+    def _add_matmul(self, a: "Storage", b: "Storage", ta: bool, tb: bool, m: int, n: int,
+                    k: int) -> None:
+        """self += op(a) @ op(b), in place."""
+        raise NotImplementedError
+
+    def _transpose(self) -> "Storage":
+        """The transpose (a view where the backend can, as the C backend's `.T`)."""
+        raise NotImplementedError
+
+    def _reduce(self, op: str, axis: Optional[int]) -> "Storage":
+        """sum, mean or max (REDUCE_OPS) over everything (axis None), the rows (0) or columns (1)."""
+        raise NotImplementedError
+
+    def _select(self, op: str, axis: Optional[int]) -> "Storage":
+        """min, argmax or argmin (SELECT_OPS) along an axis, as _reduce."""
+        raise NotImplementedError
+
+    def _gather(self, rows: np.ndarray, cols: np.ndarray) -> "Storage":
+        """The block self[rows][:, cols] for checked int64 positions."""
+        raise NotImplementedError
+
+    def _scatter(self, rows: np.ndarray, cols: np.ndarray, block: "Storage",
+                 accumulate: bool) -> None:
+        """self[rows[i], cols[j]] = block[i, j] (+= when accumulate), in place."""
+        raise NotImplementedError
+
+    def _reshape(self, nrow: int, ncol: int) -> "Storage":
+        """The values, row-major, in a new nrow x ncol storage (sizes checked)."""
+        raise NotImplementedError
+
+    def _where(self, a: "Storage", b: "Storage", shape: Tuple[int, int]) -> "Storage":
+        """a where self is non-zero, else b, the three broadcast to `shape`."""
+        raise NotImplementedError
+
+    def _fill(self, value: float) -> None:
+        """Every value set to `value`, in place."""
+        raise NotImplementedError
+
+    def _inplace(self, op: str, other: "Storage") -> None:
+        """self (op)= other for add, sub or mul, other broadcasting into self's shape."""
+        raise NotImplementedError
+
+    def _inplace_scalar(self, op: str, s: float) -> None:
+        """self (op)= s, in place."""
+        raise NotImplementedError
+
+    def _axpy(self, alpha: float, other: "Storage") -> None:
+        """self += alpha * other, in place (same shapes)."""
+        raise NotImplementedError
+
+    def _dsigmoid(self, grad: "Storage") -> "Storage":
+        """self (1 - self) grad in one pass (same shapes)."""
+        raise NotImplementedError
+
+    # -- construction ---------------------------------------------------------------------------
 
     @classmethod
     def with_dtype(cls, dtype: np.dtype) -> type:
@@ -196,6 +300,7 @@ class Storage:
 
     @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "Storage":
+        """A new nrow x ncol storage with every value `value` (a primitive)."""
         raise NotImplementedError
 
     @classmethod
@@ -222,13 +327,15 @@ class Storage:
         return self.tolist()[0][0]
 
     def tolist(self) -> list:
+        """The values as a list of rows of Python floats (a primitive)."""
         raise NotImplementedError
 
     def numpy(self) -> np.ndarray:
+        """The values as a 2-D NumPy array of the storage's dtype (a primitive)."""
         raise NotImplementedError
 
     def copy(self) -> "Storage":
-        """A new storage object with the same values."""
+        """A new storage object with the same values (a primitive)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -275,26 +382,9 @@ class Storage:
 
     # -- unary ops ------------------------------------------------------------------------------
     def __neg__(self): return self._unary("neg")
-    def exp(self): return self._unary("exp")
-    def log(self): return self._unary("log")
-    def tanh(self): return self._unary("tanh")
-    def sigmoid(self):
-        """1 / (1 + e^-x), computed as e^x / (1 + e^x) for x < 0 so that it never overflows."""
-        return self._unary("sigmoid")
-    def relu(self): return self._unary("relu")
-    def abs(self): return self._unary("abs")
-    def sign(self):
-        """-1, 0 or 1 (nan stays nan): the derivative of abs, 0 at 0 as in PyTorch."""
-        return self._unary("sign")
-
-    def sqrt(self): return self._unary("sqrt")
-    def log1p(self):
-        """log(1 + x), accurate for small x."""
-        return self._unary("log1p")
-    def expm1(self):
-        """e^x - 1, accurate for small x."""
-        return self._unary("expm1")
-    def square(self): return self._unary("square")
+    # exp, log, tanh, sigmoid, relu, abs, sign, sqrt, log1p, expm1, square: one method per name
+    # of UNARY_OPS, made below the class (sigmoid never overflows; sign is 0 at 0, NaN at NaN;
+    # log1p and expm1 are accurate near 0)
 
     def __pow__(self, exponent):
         """self ** exponent: a number, or a storage of a broadcasting shape."""
@@ -550,3 +640,23 @@ class Storage:
         if grad.shape != self.shape:
             raise ValueError(f"dsigmoid: shapes {self.shape} and {grad.shape} differ")
         return self._dsigmoid(grad)
+
+
+# Every method a backend must define (see Storage.__init_subclass__).
+PRIMITIVES = ("from_array", "share", "full", "tolist", "numpy", "copy", "_binary", "_binary_scalar",
+              "_unary", "_pow", "_matmul", "_add_matmul", "_transpose", "_reduce", "_select",
+              "_gather", "_scatter", "_reshape", "_where", "_fill", "_inplace", "_inplace_scalar",
+              "_axpy", "_dsigmoid")
+
+
+def _unary_method(name: str):
+    def unary(self: Storage) -> Storage:
+        return self._unary(name)
+    unary.__name__ = unary.__qualname__ = name
+    unary.__doc__ = f"{name} of every value (the unary kernel {name!r})."
+    return unary
+
+
+for _name in UNARY_OPS:
+    if _name != "neg":  # -x is __neg__
+        setattr(Storage, _name, _unary_method(_name))

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from ._ckernels import ffi, lib
-from .base import FLOAT32, FLOAT64, Storage
+from .base import BINARY_OPS, FLOAT32, FLOAT64, REDUCE_OPS, SELECT_OPS, UNARY_OPS, Storage
 
 _malloc = ffi.new_allocator(should_clear_after_alloc=False)
 # The element type, as C, cffi and NumPy name it, and its size: the float32 namespace rebinds them.
@@ -84,16 +84,25 @@ def cache_info() -> dict:
     return {"cached": lib.pag_pool_cached(), "limit": lib.pag_pool_limit()}
 
 
-_BINARY = {"add": lib.PAG_ADD, "sub": lib.PAG_SUB, "mul": lib.PAG_MUL, "div": lib.PAG_DIV,
-           "lt": lib.PAG_LT, "le": lib.PAG_LE, "gt": lib.PAG_GT, "ge": lib.PAG_GE,
-           "eq": lib.PAG_EQ, "ne": lib.PAG_NE, "maximum": lib.PAG_MAXIMUM,
-           "minimum": lib.PAG_MINIMUM, "pow": lib.PAG_POW}
-_UNARY = {"neg": lib.PAG_NEG, "exp": lib.PAG_EXP, "log": lib.PAG_LOG, "tanh": lib.PAG_TANH,
-          "sigmoid": lib.PAG_SIGMOID, "relu": lib.PAG_RELU, "abs": lib.PAG_ABS,
-          "sign": lib.PAG_SIGN, "sqrt": lib.PAG_SQRT, "log1p": lib.PAG_LOG1P,
-          "expm1": lib.PAG_EXPM1, "square": lib.PAG_SQUARE}
-_REDUCE = {"sum": lib.PAG_SUM, "mean": lib.PAG_MEAN, "max": lib.PAG_MAX}
-_SELECT = {"min": lib.PAG_MIN, "argmax": lib.PAG_ARGMAX, "argmin": lib.PAG_ARGMIN}
+def _unknown_op(kernel: str, code: int) -> ValueError:
+    """A kernel refused an op code outside its enum (it wrote nothing)."""
+    return ValueError(f"{kernel}: the C kernel has no op {code}")
+
+
+def _codes(names: Tuple[str, ...]) -> dict:
+    """{op name: its C enum value (PAG_ + the name in capitals)}; a name the extension lacks is
+    an ImportError naming it (an extension older than this Python code: rebuild it)."""
+    missing = [n for n in names if not hasattr(lib, "PAG_" + n.upper())]
+    if missing:
+        raise ImportError(f"the C extension lacks the op(s) {', '.join(missing)} of backends/base.py; "
+                          "rebuild it (pip install -e .)")
+    return {n: getattr(lib, "PAG_" + n.upper()) for n in names}
+
+
+_BINARY = _codes(BINARY_OPS)
+_UNARY = _codes(UNARY_OPS)
+_REDUCE = _codes(REDUCE_OPS)
+_SELECT = _codes(SELECT_OPS)
 _AXIS = {None: -1, 0: 0, 1: 1}
 _threads = [len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)]
 MAX_THREADS = 1024  # far above any core count, far below what an OpenMP team can be asked for
@@ -232,21 +241,25 @@ class CArray(Storage):
         if (other.nrow == self.nrow == nrow and other.ncol == self.ncol == ncol
                 and other.transposed == self.transposed):
             out = _empty(nrow, ncol, self.transposed)
-            _same_kernel(_BINARY[op], nrow * ncol, self.buf, other.buf, out.buf)
+            if _same_kernel(_BINARY[op], nrow * ncol, self.buf, other.buf, out.buf):
+                raise _unknown_op("pag_binary_same", _BINARY[op])
             return out
         out = _empty(nrow, ncol)
-        _binary_kernel(_BINARY[op], nrow, ncol, self.buf, *_strides(self), other.buf,
-                       *_strides(other), out.buf)
+        if _binary_kernel(_BINARY[op], nrow, ncol, self.buf, *_strides(self), other.buf,
+                          *_strides(other), out.buf):
+            raise _unknown_op("pag_binary", _BINARY[op])
         return out
 
     def _binary_scalar(self, op: str, s: float, reverse: bool) -> "CArray":
         out = _empty(self.nrow, self.ncol, self.transposed)
-        _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, reverse, out.buf)
+        if _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, reverse, out.buf):
+            raise _unknown_op("pag_binary_scalar", _BINARY[op])
         return out
 
     def _unary(self, op: str) -> "CArray":
         out = _empty(self.nrow, self.ncol, self.transposed)
-        _unary_kernel(_UNARY[op], self.nrow * self.ncol, self.buf, out.buf)
+        if _unary_kernel(_UNARY[op], self.nrow * self.ncol, self.buf, out.buf):
+            raise _unknown_op("pag_unary", _UNARY[op])
         return out
 
     def _pow(self, p: float) -> "CArray":
@@ -286,12 +299,15 @@ class CArray(Storage):
         out = _empty(1, 1) if axis is None else (
             _empty(1, self.ncol) if axis == 0 else _empty(self.nrow, 1))
         if not self.transposed:
-            lib.pag_reduce(_REDUCE[op], _AXIS[axis], self.nrow, self.ncol, self.buf, out.buf)
+            if lib.pag_reduce(_REDUCE[op], _AXIS[axis], self.nrow, self.ncol, self.buf, out.buf):
+                raise _unknown_op("pag_reduce", _REDUCE[op])
         elif axis is None:  # the reference sums in row-major order: so must we
             row_major = self._in_layout(False)
-            lib.pag_reduce(_REDUCE[op], -1, self.nrow, self.ncol, row_major.buf, out.buf)
+            if lib.pag_reduce(_REDUCE[op], -1, self.nrow, self.ncol, row_major.buf, out.buf):
+                raise _unknown_op("pag_reduce", _REDUCE[op])
         else:  # a column of the view is a row of the buffer; (1, n) and (n, 1) share a layout
-            lib.pag_reduce(_REDUCE[op], 1 - axis, self.ncol, self.nrow, self.buf, out.buf)
+            if lib.pag_reduce(_REDUCE[op], 1 - axis, self.ncol, self.nrow, self.buf, out.buf):
+                raise _unknown_op("pag_reduce", _REDUCE[op])
         return out
 
     def _select(self, op: str, axis: Optional[int]) -> "CArray":
@@ -300,7 +316,8 @@ class CArray(Storage):
         out = _empty(1, 1) if axis is None else (
             _empty(1, self.ncol) if axis == 0 else _empty(self.nrow, 1))
         values = self._in_layout(False)
-        lib.pag_select(_SELECT[op], _AXIS[axis], self.nrow, self.ncol, values.buf, out.buf)
+        if lib.pag_select(_SELECT[op], _AXIS[axis], self.nrow, self.ncol, values.buf, out.buf):
+            raise _unknown_op("pag_select", _SELECT[op])
         return out
 
     def _element_strides(self) -> Tuple[int, int]:
@@ -339,23 +356,28 @@ class CArray(Storage):
     def _inplace(self, op: str, other: "CArray") -> None:
         if (other.nrow == self.nrow and other.ncol == self.ncol
                 and other.transposed == self.transposed):
-            _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf)
+            if _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf):
+                raise _unknown_op("pag_binary_same", _BINARY[op])
             return
         if other.buf is self.buf:  # W += W.T: read a copy, not the values being written
             other = other._in_layout(self.transposed)
             if other.nrow == self.nrow and other.ncol == self.ncol:
-                _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf)
+                if _same_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, other.buf, self.buf):
+                    raise _unknown_op("pag_binary_same", _BINARY[op])
                 return
         (rs, cs), (ors, ocs) = _strides(self), _strides(other)
         if self.transposed:  # walk the buffer in its own (column-major) order
-            _binary_kernel(_BINARY[op], self.ncol, self.nrow, self.buf, cs, rs, other.buf, ocs,
-                           ors, self.buf)
+            if _binary_kernel(_BINARY[op], self.ncol, self.nrow, self.buf, cs, rs, other.buf, ocs,
+                              ors, self.buf):
+                raise _unknown_op("pag_binary", _BINARY[op])
         else:
-            _binary_kernel(_BINARY[op], self.nrow, self.ncol, self.buf, rs, cs, other.buf, ors,
-                           ocs, self.buf)
+            if _binary_kernel(_BINARY[op], self.nrow, self.ncol, self.buf, rs, cs, other.buf, ors,
+                              ocs, self.buf):
+                raise _unknown_op("pag_binary", _BINARY[op])
 
     def _inplace_scalar(self, op: str, s: float) -> None:
-        _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, 0, self.buf)
+        if _scalar_kernel(_BINARY[op], self.nrow * self.ncol, self.buf, s, 0, self.buf):
+            raise _unknown_op("pag_binary_scalar", _BINARY[op])
 
     def _axpy(self, alpha: float, other: "CArray") -> None:
         lib.pag_axpy(self.nrow * self.ncol, alpha, other._in_layout(self.transposed).buf, self.buf)
@@ -379,11 +401,13 @@ def _fast(op: str, generic: Callable, reverse: bool = False) -> Callable:
             if (not reverse and other.nrow == self.nrow and other.ncol == self.ncol
                     and other.transposed == self.transposed):
                 out = _empty(self.nrow, self.ncol, self.transposed)
-                _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, out.buf)
+                if _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, out.buf):
+                    raise _unknown_op("pag_binary_same", code)
                 return out
         elif kind is float or kind is int:
             out = _empty(self.nrow, self.ncol, self.transposed)
-            _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, reverse, out.buf)
+            if _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, reverse, out.buf):
+                raise _unknown_op("pag_binary_scalar", code)
             return out
         return generic(self, other)
     operator.__name__, operator.__doc__ = generic.__name__, generic.__doc__
@@ -399,13 +423,15 @@ def _fast_inplace(op: str, generic: Callable) -> Callable:
         if kind is CArray:
             if (other.nrow == self.nrow and other.ncol == self.ncol
                     and other.transposed == self.transposed):
-                _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, self.buf)
+                if _same_kernel(code, self.nrow * self.ncol, self.buf, other.buf, self.buf):
+                    raise _unknown_op("pag_binary_same", code)
                 self.version += 1
                 if self._base is not None:
                     self._base.version += 1
                 return self
         elif kind is float or kind is int:
-            _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, 0, self.buf)
+            if _scalar_kernel(code, self.nrow * self.ncol, self.buf, other, 0, self.buf):
+                raise _unknown_op("pag_binary_scalar", code)
             self.version += 1
             if self._base is not None:
                 self._base.version += 1

@@ -18,7 +18,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from .base import FLOAT32, FLOAT64, Storage
+from .base import BINARY_OPS, FLOAT32, FLOAT64, UNARY_OPS, Storage
 
 INF = math.inf
 NAN = math.nan
@@ -182,6 +182,17 @@ _UNARY: dict = {
 }
 
 
+def _check_covers(kind: str, table: dict, names: tuple) -> None:
+    """The Python kernels cover exactly the contract's list of ops (backends/base.py)."""
+    if set(table) != set(names):
+        raise ImportError(f"list2d: the {kind} ops {sorted(set(names) ^ set(table))} are in one of "
+                          "base.py's list and this backend's table but not both")
+
+
+_check_covers("binary", _BINARY, BINARY_OPS)
+_check_covers("unary", _UNARY, UNARY_OPS)
+
+
 class List2D(Storage):
     """A 2-D float64 matrix as a list of rows of Python floats."""
 
@@ -200,6 +211,11 @@ class List2D(Storage):
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "List2D":
         return cls(arr.shape[0], arr.shape[1], arr.tolist())
+
+    @classmethod
+    def share(cls, arr: np.ndarray) -> "List2D":
+        """Lists of Python floats cannot view an array's memory: a copy, as from_array."""
+        return cls.from_array(arr)
 
     @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "List2D":

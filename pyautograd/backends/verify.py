@@ -122,6 +122,11 @@ class VerifyArray(Storage):
         return cls(cls._C.from_array(arr), cls._PY.from_array(arr))
 
     @classmethod
+    def share(cls, arr: np.ndarray) -> "VerifyArray":
+        """Two halves cannot both be arr: a copy, as from_array."""
+        return cls.from_array(arr)
+
+    @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "VerifyArray":
         return cls(cls._C.full(nrow, ncol, value), cls._PY.full(nrow, ncol, value), "full",
                    ((nrow, ncol),))
