@@ -255,21 +255,27 @@ class Matrix:
                 grad = node._grad
                 if grad is None:
                     grad = node.grad
-                rule = node._rule
                 args = node._args
                 n = len(args)  # a plain call: Python inlines it, a *args call it cannot
                 if n == 2:
-                    grads = rule.vjp(grad, node._data, node._needs, args[0], args[1])
+                    grads = node._rule.vjp(grad, node._data, node._needs, args[0], args[1])
                 elif n == 1:
-                    grads = rule.vjp(grad, node._data, _ONE_NEEDED, args[0])
+                    grads = node._rule.vjp(grad, node._data, _ONE_NEEDED, args[0])
                 else:
-                    grads = rule.vjp(grad, node._data, node._needs, *args)
-                for child, g in zip(node._children, grads):
-                    if g is not None:
-                        cd = child._data
-                        if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
-                            g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
-                                 g.ncol >= cd.ncol else ops.fit(g, cd.shape))
+                    grads = node._rule.vjp(grad, node._data, node._needs, *args)
+                i = 0
+                for child in node._children:
+                    g = grads[i]
+                    i += 1
+                    if g is None:
+                        continue
+                    cd = child._data
+                    if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
+                        g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
+                             g.ncol >= cd.ncol else ops.fit(g, cd.shape))
+                    if child._grad is None and child._rule is not None and type(g) is type(cd):
+                        child._grad = g if g is not grad else g.copy()  # _accumulate's first case
+                    else:
                         _accumulate(child, g, g is not grad)
             else:
                 tracer(node)
@@ -743,6 +749,8 @@ def _topological_order(root: Matrix) -> List[Matrix]:
             if child.__class__ is Matrix and child._rule is not None and id(child) not in found:
                 found[id(child)] = child
                 stack.append(child)
+    if len(found) == 1:
+        return [root]
     return sorted(found.values(), key=_creation_number)
 
 
