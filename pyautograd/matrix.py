@@ -667,7 +667,7 @@ def _apply2(rule: Rule, a: Any, b: Any) -> Matrix:
         result._args = args = (av, bv)
         result._needs = needs = (na, nb)
         if rule.reads:
-            reads = rule._reads_for.get(needs) or rule.reads_for(needs)
+            reads = rule.reads_two[na + 2 * nb]
             if reads:
                 result._saved = _versions(reads, args, result._data)
     else:

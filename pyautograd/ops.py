@@ -51,7 +51,7 @@ class Rule:
     """One op: value, reverse rule, forward rule (derived from `kind` or given), formula."""
 
     __slots__ = ("name", "value", "vjp", "jvp", "kind", "formula", "reads", "_reads_for",
-                 "elementwise_vjp", "reads_one", "doc")
+                 "elementwise_vjp", "reads_one", "reads_two", "doc")
 
     def __init__(self, name: str, value: Callable[..., Storage], vjp: Callable[..., Tuple],
                  kind: str, formula: str, reads: Sequence[Sequence[int]] = (),
@@ -68,6 +68,8 @@ class Rule:
         self.formula, self.jvp, self.doc = formula, jvp, doc
         self._reads_for: Dict[Tuple[bool, ...], Tuple[int, ...]] = {}
         self.reads_one = self.reads_for((True,))  # what a one-operand op reads
+        # ... and a two-operand one, indexed by needs[0] + 2 * needs[1]
+        self.reads_two = tuple(self.reads_for((bool(i & 1), bool(i & 2))) for i in range(4))
 
     def reads_for(self, needs: Tuple[bool, ...]) -> Tuple[int, ...]:
         """The values the gradients in `needs` read (cached per combination)."""
