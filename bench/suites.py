@@ -27,17 +27,22 @@ def _torch(a: np.ndarray, requires_grad: bool = False, dtype: str = "float64"):
     return torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=requires_grad)
 
 
-def _matmul_case(n: int, rng: np.random.Generator) -> Case:
-    a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-    ca, cb = CArray.from_array(a), CArray.from_array(b)
+def _matmul_case(n: int, rng: np.random.Generator, dtype: str = "float64") -> Case:
+    """matmul n=N (suite kernels) or matmul float32 n=N (suite float32): the same arrays, in
+    dtype, for every implementation."""
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    c_cls, py_cls = (CArray, List2D) if dtype == "float64" else (CArray32, List2D32)
+    ca, cb = c_cls.from_array(a), c_cls.from_array(b)
     impls = {"pyautograd-c": lambda: ca @ cb, "numpy": lambda: a @ b}
     if n <= 64:
-        pa, pb = List2D.from_array(a), List2D.from_array(b)
+        pa, pb = py_cls.from_array(a), py_cls.from_array(b)
         impls["pyautograd-python"] = lambda: pa @ pb
     if torch is not None:
-        ta, tb = _torch(a), _torch(b)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         impls["torch"] = lambda: ta @ tb
-    return Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3)
+    if dtype == "float64":
+        return Case("kernels", f"matmul n={n}", impls, flops=2.0 * n ** 3)
+    return Case("float32", f"matmul float32 n={n}", impls, flops=2.0 * n ** 3)
 
 
 def _elementwise_cases(n: int, rng: np.random.Generator) -> List[Case]:
@@ -297,20 +302,6 @@ def derivatives(quick: bool) -> List[Case]:
 
 
 
-def _matmul32_case(n: int, rng: np.random.Generator) -> Case:
-    a = rng.standard_normal((n, n)).astype(np.float32)
-    b = rng.standard_normal((n, n)).astype(np.float32)
-    ca, cb = CArray32.from_array(a), CArray32.from_array(b)
-    impls = {"pyautograd-c": lambda: ca @ cb, "numpy": lambda: a @ b}
-    if n <= 64:
-        pa, pb = List2D32.from_array(a), List2D32.from_array(b)
-        impls["pyautograd-python"] = lambda: pa @ pb
-    if torch is not None:
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        impls["torch"] = lambda: ta @ tb
-    return Case("float32", f"matmul float32 n={n}", impls, flops=2.0 * n ** 3)
-
-
 def float32_train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
     """train_steps' implementations in float32 (no compiled column: ag.compile replays float64
     plans only, and runs a float32 step eagerly)."""
@@ -330,7 +321,7 @@ def float32_train_steps(kind: str, n: int, d: int, h: int, with_python: bool = T
 def float32(quick: bool) -> List[Case]:
     """Issue 16: the matmul (GFLOP/s against NumPy's float32) and both train steps in float32."""
     rng = np.random.default_rng(0)
-    cases = [_matmul32_case(n, rng) for n in ([16, 64] if quick else [64, 256, 512, 1024])]
+    cases = [_matmul_case(n, rng, "float32") for n in ([16, 64] if quick else [64, 256, 512, 1024])]
     sizes = TRAIN_SIZES[:2] if quick else FLOAT32_TRAIN_SIZES
     return cases + [Case("float32", f"{kind} float32 (N,D,H)=({n},{d},{h})",
                          float32_train_steps(kind, n, d, h, with_python=n * d * h <= 1e5),
