@@ -682,8 +682,9 @@ def _matrices_over(trace: _Trace) -> List[Matrix]:
     external = {b.address for b in trace.buffers if b.origin == "external"}
     cast = trace.ffi.cast
     kinds = (CArray, CArray32, VerifyArray, VerifyArray32)
+    # (a Matrix whose __init__ raised, still held by a traceback, has no storage: skipped)
     return [obj for obj in gc.get_objects()
-            if type(obj) is Matrix and type(obj.data) in kinds
+            if type(obj) is Matrix and type(getattr(obj, "_data", None)) in kinds
             and int(cast("uintptr_t", _c_half(obj.data).buf)) in external]
 
 
@@ -805,7 +806,7 @@ class _Plan:
                 pending.add(b.address)
         if pending:
             for obj in gc.get_objects():
-                if type(obj) in (CArray, CArray32):
+                if type(obj) in (CArray, CArray32) and hasattr(obj, "buf"):  # (not half-built)
                     addr = int(ffi.cast("uintptr_t", obj.buf))
                     if addr in pending:
                         sizes[addr] = max(sizes.get(addr, 0), obj.nrow * obj.ncol)
