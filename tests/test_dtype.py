@@ -400,3 +400,12 @@ def test_main_job_takes_dtype_float32(capsys):
     assert main(["--dtype", "float32", "--epochs", "2", "--hidden", "4", "--no-compile"]) == 0
     out = capsys.readouterr().out
     assert "float32" in out and "test accuracy" in out
+
+
+def test_main_job_compiles_in_float32_and_replays_what_eager_computes(capsys):
+    """`--dtype float32` keeps compile on (the default): the compiled epochs' losses are the
+    eager ones, bit for bit."""
+    from pyautograd.__main__ import main
+    assert main(["--dtype", "float32", "--epochs", "3", "--hidden", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "float32" in out and "compiled: " in out and "losses identical" in out
