@@ -6,8 +6,8 @@
 
 `step_fn(*inputs)` is ordinary pyautograd code: forward, `loss.backward()`, an optimizer step and
 `zero_grad()` (or a hand-written update under `no_grad`), returning the loss (a Matrix, a tuple
-of matrices, or None). On the C backend, for each combination of input shapes, grad mode and
-thread count:
+of matrices, or None). On the C backend, for each combination of input dtypes, shapes, grad
+mode and thread count:
 
 1. the first call runs eagerly (a warm-up: optimizers create their buffers);
 2. the next two calls run eagerly while every kernel launch is recorded (kernel, sizes, numbers,
@@ -19,15 +19,24 @@ thread count:
    in Python first, and parameters' gradients are left as the eager step leaves them.
    Replays compute the very bits eager execution would.
 
+float64 and float32 steps replay alike: each recorded launch carries its dtype and the replay
+calls the same kernel (pag_X or its twin pag_X_f32) over buffers of that type, its numbers
+(table entries, constants) converted to float for a float32 kernel as cffi converts them for
+an eager call. A step whose recording launches kernels of both dtypes is refused with a
+CaptureError at trace time (a plan replays one dtype; compile the two parts as two steps), and
+so is a value read with .item() from a matrix of one dtype handed to a kernel of the other.
+The same compiled step called with float32 and with float64 inputs keeps a plan for each.
+
 Like tinygrad's TinyJit and JAX's jit, the Python code of the step does not run on a replay:
 Python control flow and Python numbers are frozen as they were when the step was recorded
 (an `if` on a counter, a global learning rate). A change that compile can see retraces: other
-input shapes, another grad mode or thread count, a parameter replaced by assignment
+input dtypes or shapes, another grad mode or thread count, a parameter replaced by assignment
 (`p.data = ...`), an optimizer whose state was replaced or whose structure changed (momentum
 switched on). What cannot be replayed is refused at trace time, never replayed wrongly: reading
 values in the middle of the step (`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op
-computed outside the C kernels (gelu), state rebound instead of updated in place, numbers that
-change between steps without an optimizer declaring them, a scheduler stepping inside the step.
+computed outside the C kernels (gelu), kernels of both dtypes in one step, state rebound
+instead of updated in place, numbers that change between steps without an optimizer declaring
+them, a scheduler stepping inside the step.
 Value checks that must survive (binary_cross_entropy's range check) use `check_zero`: a replay
 raises after the step ran. Matrices read from globals or closures are the ones read when the
 step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
@@ -1037,8 +1046,9 @@ class CompiledStep:
             self._entries.clear()
 
     def _key(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[Any, List[Matrix]]:
-        """What a plan is recorded for: backend, grad mode, thread count, the matrices' shapes,
-        layouts and requires_grad, the other arguments' values; and the matrices."""
+        """What a plan is recorded for: backend, grad mode, thread count, the matrices' storage
+        types (their dtype), shapes, layouts and requires_grad, the other arguments' values;
+        and the matrices."""
         if not args and not kwargs:
             return (_current_storage(), _grad_enabled(), _threads[0]), []
         parts: List[Any] = [_current_storage(), _grad_enabled(), _threads[0]]
@@ -1213,7 +1223,8 @@ def compile(fn: Optional[F] = None, *, warmup: int = 1, cache_size: int = CACHE_
     The returned callable runs `step_fn` eagerly `warmup` times per input signature, records
     its kernel launches over the next two calls and replays them in one C call from then on
     (C backend; on verify every replay is also checked against eager execution; the python
-    backend runs the step eagerly). Python control flow and numbers are frozen at
+    backend runs the step eagerly). Steps in float64 or in float32 replay alike; one that
+    launches kernels of both dtypes is refused with a CaptureError while it is recorded. Python control flow and numbers are frozen at
     trace time, as in tinygrad's TinyJit and JAX's jit; see the module docstring for what
     retraces and what is refused with a CaptureError."""
     if fn is None:
