@@ -1,7 +1,7 @@
 """The benchmark suites. Each builds Cases whose implementations do the same work:
 pyautograd on the C backend, pyautograd on the Python backend (small sizes only), NumPy written
 by hand, and PyTorch float64 where it is installed. The float32 suite does the matmul and both
-train steps in float32 throughout: pyautograd, NumPy and PyTorch (issue 16)."""
+train steps in float32 throughout: pyautograd (eager and compiled), NumPy and PyTorch (issue 16)."""
 from __future__ import annotations
 
 from typing import List
@@ -303,13 +303,12 @@ def derivatives(quick: bool) -> List[Case]:
 
 
 def float32_train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
-    """train_steps' implementations in float32 (no compiled column: ag.compile replays float64
-    plans only, and runs a float32 step eagerly)."""
+    """train_steps' implementations in float32, the compiled column included (ag.compile
+    records and replays float32 steps as it does float64 ones)."""
     ours, theirs = STEPS[kind]
-    rng = np.random.default_rng(1)
-    X, Y = rng.standard_normal((n, d)), rng.random((n, 1))
-    params = _init(d, h)
-    impls = {"pyautograd-c": ours("c", X, Y, params, "float32")}
+    X, Y, params = train_data(n, d, h)
+    impls = {"pyautograd-c": ours("c", X, Y, params, "float32"),
+             "compiled": ag.compile(ours("c", X, Y, params, "float32"))}
     if with_python:
         impls["pyautograd-python"] = ours("python", X, Y, params, "float32")
     impls["numpy"] = _numpy_step(X, Y, params, "float32")

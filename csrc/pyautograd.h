@@ -145,11 +145,13 @@ const char *pag_matmul_kernel_f32(void); /* e.g. "6x16 AVX2+FMA" */
 
 /* A captured training step (plan.c, driven by pyautograd/compile.py): the kernel launches of
  * one eager step, replayed in order by one call. Each op names the kernel it launches, its
- * integer arguments, up to three buffers (indices into the plan's buffer table) and one double
- * argument, read from the op itself, from the plan's scalar table (numbers Python recomputes
- * before every replay, such as Adam's bias corrections) or from the first value of a buffer
- * (a value the step read with .item() and handed straight to a kernel). Python validates every
- * index and every buffer's size against the kernel's sizes when it builds the plan. */
+ * integer arguments, its dtype (the float64 kernel or its _f32 twin, over buffers of that type),
+ * up to three buffers (indices into the plan's buffer table) and one scalar argument, read from
+ * the op itself, from the plan's scalar table (numbers Python recomputes before every replay,
+ * such as Adam's bias corrections; doubles, converted to float for a float32 kernel as cffi
+ * converts them for an eager call) or from the first value of a buffer of the op's dtype (a value
+ * the step read with .item() and handed straight to a kernel). Python validates every index,
+ * every buffer's size and element type against the kernel's when it builds the plan. */
 enum pag_plan_kind {
     PAG_PLAN_BINARY = 0, PAG_PLAN_BINARY_SAME = 1, PAG_PLAN_BINARY_SCALAR = 2, PAG_PLAN_UNARY = 3,
     PAG_PLAN_POW_SCALAR = 4, PAG_PLAN_FILL = 5, PAG_PLAN_AXPY = 6, PAG_PLAN_SIGMOID_BACKWARD = 7,
@@ -158,8 +160,11 @@ enum pag_plan_kind {
 
 enum pag_plan_scalar { PAG_SCALAR_OP = 0, PAG_SCALAR_TABLE = 1, PAG_SCALAR_BUFFER = 2 };
 
+enum pag_plan_dtype { PAG_PLAN_FLOAT64 = 0, PAG_PLAN_FLOAT32 = 1 };
+
 typedef struct {
     int kind;             /* enum pag_plan_kind */
+    int dtype;            /* enum pag_plan_dtype: which kernel, and the buffers' type */
     int code;             /* binary/unary/reduce op code */
     int flag0, flag1;     /* scalar_left | reduce axis | matmul trans_a, trans_b */
     int accumulate;       /* matmul */
@@ -169,13 +174,14 @@ typedef struct {
     int buf0, buf1, out;  /* buffer table indices: inputs, output (-1 when unused) */
     int scalar_from;      /* enum pag_plan_scalar */
     int scalar_index;     /* scalar table index or buffer table index */
-    double scalar;        /* the value when scalar_from is PAG_SCALAR_OP */
+    double scalar;        /* the value when scalar_from is PAG_SCALAR_OP (float32: rounded) */
 } pag_plan_op;
 
-/* Run n_ops ops in order over the buffer table and the scalar table. Returns 0, or i + 1 when
- * op i failed (a matmul that could not have its packing buffers, or an index out of range):
- * the ops before it have run. */
-size_t pag_plan_run(const pag_plan_op *ops, size_t n_ops, double **buffers, size_t n_buffers,
+/* Run n_ops ops in order over the buffer table (double or float buffers, as the ops' dtypes
+ * say) and the scalar table. Returns 0, or i + 1 when op i failed (a matmul that could not have
+ * its packing buffers, an index out of range, an unknown kind, op code or dtype): the ops
+ * before it have run. */
+size_t pag_plan_run(const pag_plan_op *ops, size_t n_ops, void *const *buffers, size_t n_buffers,
                     const double *table, size_t n_table);
 
 /* How the kernels were built and which variant of the hot kernels this CPU runs (static strings):

@@ -72,7 +72,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                              "step, and also time it eagerly (C backend only; default: on)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default=d.dtype,
                         help="precision of the data, the weights and the optimizer state "
-                             f"(default: {d.dtype}; float32 runs eagerly, without --compile)")
+                             f"(default: {d.dtype})")
     parser.add_argument("--plot", metavar="PATH",
                         help="write a PNG of the loss curve and the decision boundary "
                              "(needs matplotlib)")

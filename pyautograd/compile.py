@@ -6,8 +6,8 @@
 
 `step_fn(*inputs)` is ordinary pyautograd code: forward, `loss.backward()`, an optimizer step and
 `zero_grad()` (or a hand-written update under `no_grad`), returning the loss (a Matrix, a tuple
-of matrices, or None). On the C backend, for each combination of input shapes, grad mode and
-thread count:
+of matrices, or None). On the C backend, for each combination of input dtypes, shapes, grad
+mode and thread count:
 
 1. the first call runs eagerly (a warm-up: optimizers create their buffers);
 2. the next two calls run eagerly while every kernel launch is recorded (kernel, sizes, numbers,
@@ -19,15 +19,24 @@ thread count:
    in Python first, and parameters' gradients are left as the eager step leaves them.
    Replays compute the very bits eager execution would.
 
+float64 and float32 steps replay alike: each recorded launch carries its dtype and the replay
+calls the same kernel (pag_X or its twin pag_X_f32) over buffers of that type, its numbers
+(table entries, constants) converted to float for a float32 kernel as cffi converts them for
+an eager call. A step whose recording launches kernels of both dtypes is refused with a
+CaptureError at trace time (a plan replays one dtype; compile the two parts as two steps), and
+so is a value read with .item() from a matrix of one dtype handed to a kernel of the other.
+The same compiled step called with float32 and with float64 inputs keeps a plan for each.
+
 Like tinygrad's TinyJit and JAX's jit, the Python code of the step does not run on a replay:
 Python control flow and Python numbers are frozen as they were when the step was recorded
 (an `if` on a counter, a global learning rate). A change that compile can see retraces: other
-input shapes, another grad mode or thread count, a parameter replaced by assignment
+input dtypes or shapes, another grad mode or thread count, a parameter replaced by assignment
 (`p.data = ...`), an optimizer whose state was replaced or whose structure changed (momentum
 switched on). What cannot be replayed is refused at trace time, never replayed wrongly: reading
 values in the middle of the step (`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op
-computed outside the C kernels (gelu), state rebound instead of updated in place, numbers that
-change between steps without an optimizer declaring them, a scheduler stepping inside the step.
+computed outside the C kernels (gelu), kernels of both dtypes in one step, state rebound
+instead of updated in place, numbers that change between steps without an optimizer declaring
+them, a scheduler stepping inside the step.
 Value checks that must survive (binary_cross_entropy's range check) use `check_zero`: a replay
 raises after the step ran. Matrices read from globals or closures are the ones read when the
 step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
@@ -138,6 +147,8 @@ numbers.Real.register(_ItemValue)  # so that as_scalar() calls __float__, which 
 # Op kinds and scalar sources, as in csrc/pyautograd.h (checked against the C enums at import).
 BINARY, SAME, SCALAR, UNARY, POW, FILL, AXPY, SIGMOID_BW, TRANSPOSE, REDUCE, MATMUL, COPY = range(12)
 FROM_OP, FROM_TABLE, FROM_BUFFER = range(3)
+DTYPE_CODE = {"double": 0, "float": 1}  # a launch's C element type -> enum pag_plan_dtype
+_DTYPE_OF = {"double": "float64", "float": "float32"}
 _KERNEL_OF = {"pag_binary": BINARY, "pag_binary_same": SAME, "pag_binary_scalar": SCALAR,
               "pag_unary": UNARY, "pag_pow_scalar": POW, "pag_fill": FILL, "pag_axpy": AXPY,
               "pag_sigmoid_backward": SIGMOID_BW, "pag_transpose": TRANSPOSE,
@@ -153,13 +164,16 @@ _FIELDS = ("kind", "code", "flag0", "flag1", "accumulate", "num_threads", "size0
 
 class _Buffer:
     """One buffer the recording touched: the cdata object (kept alive), its address, where it
-    came from ('input', 'internal' = allocated during this step, 'external', 'const') and, when
-    known, how many doubles it holds."""
+    came from ('input', 'internal' = allocated during this step, 'external', 'const'), its C
+    element type ('double' or 'float') and, when known, how many values it holds."""
 
-    __slots__ = ("obj", "address", "origin", "capacity", "input", "data", "written", "version")
+    __slots__ = ("obj", "address", "origin", "capacity", "input", "data", "written", "version",
+                 "ctype")
 
-    def __init__(self, obj: Any, address: int, origin: str, capacity: Optional[int]) -> None:
+    def __init__(self, obj: Any, address: int, origin: str, capacity: Optional[int],
+                 ctype: str) -> None:
         self.obj, self.address, self.origin, self.capacity = obj, address, origin, capacity
+        self.ctype = ctype
         self.input: Optional[int] = None
         self.data: Optional[bytes] = None  # a constant's bytes
         self.written = False
@@ -171,8 +185,8 @@ class _Buffer:
         if self.origin == "input":
             return ("input", self.input)
         if self.origin == "const":
-            return ("const", self.data)
-        return ("internal", self.capacity)
+            return ("const", self.ctype, self.data)
+        return ("internal", self.ctype, self.capacity)
 
 
 class _Trace:
@@ -182,12 +196,13 @@ class _Trace:
         self.ffi = ffi
         self.thread = _thread.get_ident()
         self.verify = False  # recorded on the verify backend: its C halves' kernels
+        self.ctype: Optional[str] = None  # the kernels' element type: 'double' or 'float'
         self.inputs = inputs  # input buffer address -> input position
         self.buffers: List[_Buffer] = []
         self.index: Dict[int, int] = {}  # address -> buffers position
-        self.allocated: Dict[int, int] = {}  # address -> doubles, of buffers allocated now
+        self.allocated: Dict[int, int] = {}  # address -> values, of buffers allocated now
         self.ops: List[Tuple[Any, ...]] = []
-        self.extents: List[Tuple[Tuple[int, int], ...]] = []  # per op: (buffer, doubles used)
+        self.extents: List[Tuple[Tuple[int, int], ...]] = []  # per op: (buffer, values used)
         self.slots: Dict[int, int] = {}  # id(float) -> scalar table position
         self.slot_values: List[float] = []  # keeps those floats alive (their ids stay unique)
         self.optimizers: List[Tuple[Any, ...]] = []  # (optimizer, group, param, state, first, n, structure)
@@ -202,32 +217,35 @@ class _Trace:
         found = self.index.get(addr)
         if found is not None:
             return found
+        ctype = self.ffi.typeof(obj).item.cname
         if addr in self.inputs:
-            buf = _Buffer(obj, addr, "input", None)
+            buf = _Buffer(obj, addr, "input", None, ctype)
             buf.input = self.inputs[addr]
             buf.written = True
         elif addr in self.allocated:
-            buf = _Buffer(obj, addr, "internal", self.allocated[addr])
+            buf = _Buffer(obj, addr, "internal", self.allocated[addr], ctype)
         else:
-            buf = _Buffer(obj, addr, "external", None)
+            buf = _Buffer(obj, addr, "external", None, ctype)
             buf.written = True
         self.index[addr] = len(self.buffers)
         self.buffers.append(buf)
         return self.index[addr]
 
-    def const(self, data: bytes) -> int:
+    def const(self, data: bytes, ctype: str) -> int:
         """A buffer holding bytes that Python handed to a kernel's output (a matrix made from
-        NumPy or list data inside the step): the plan owns a copy and restores it each replay."""
-        n = len(data) // 8
-        obj = self.ffi.new("double[]", max(n, 1))
+        NumPy or list data inside the step), values of C type `ctype`: the plan owns a copy and
+        restores it each replay."""
+        n = len(data) // self.ffi.sizeof(ctype)
+        obj = self.ffi.new(f"{ctype}[]", max(n, 1))
         self.ffi.memmove(obj, data, len(data))
-        buf = _Buffer(obj, self.address(obj), "const", max(n, 1))
+        buf = _Buffer(obj, self.address(obj), "const", max(n, 1), ctype)
         buf.data, buf.written = data, True
         self.buffers.append(buf)
         return len(self.buffers) - 1
 
     def scalar(self, value: Any, op_name: str) -> Tuple[int, int, float]:
-        """(source, index, value) of a kernel's double argument."""
+        """(source, index, value) of a kernel's scalar argument (a double; pag_plan_run converts
+        it to float for a float32 kernel, as cffi does for an eager call)."""
         if type(value) is _ItemValue:
             buf = self.buffers[value.buffer]
             if buf.version != value.version:
@@ -239,12 +257,29 @@ class _Trace:
             return FROM_TABLE, slot, value
         return FROM_OP, 0, float(value)
 
-    def record(self, kind: int, ints: Tuple[int, ...], reads: Tuple[Tuple[int, int], ...],
-               out: Tuple[int, int], scalar: Tuple[int, int, float] = (FROM_OP, 0, 0.0),
+    def record(self, kind: int, ctype: str, ints: Tuple[int, ...],
+               reads: Tuple[Tuple[int, int], ...], out: Tuple[int, int],
+               scalar: Tuple[int, int, float] = (FROM_OP, 0, 0.0),
                bufs: Tuple[int, int] = (-1, -1), reads_out: bool = False) -> None:
-        """Append one launch: `ints` the 12 integer fields up to the strides, `reads` the
-        (buffer, doubles) it reads, `out` the buffer it writes (reading it first if reads_out)."""
-        name = _NAME_OF[kind]
+        """Append one launch of the kernel over C type `ctype` ('double', or 'float' for the
+        _f32 kernels): `ints` the 13 integer fields up to the strides, `reads` the (buffer,
+        values) it reads, `out` the buffer it writes (reading it first if reads_out)."""
+        name = _NAME_OF[kind] + ("_f32" if ctype == "float" else "")
+        if self.ctype is None:
+            self.ctype = ctype
+        elif ctype != self.ctype:
+            raise CaptureError(f"compile: the step launches {_DTYPE_OF[ctype]} kernels ({name}) "
+                               f"and {_DTYPE_OF[self.ctype]} ones; a plan replays one dtype. "
+                               "Compile the float32 and float64 parts as separate steps")
+        touched = [b for b, _n in reads + (out,)]
+        if scalar[0] == FROM_BUFFER:
+            touched.append(scalar[1])
+        for b in touched:
+            if self.buffers[b].ctype != ctype:
+                raise CaptureError(f"compile: {name} is handed a buffer of "
+                                   f"{_DTYPE_OF.get(self.buffers[b].ctype, self.buffers[b].ctype)} "
+                                   f"values (a value read with .item() from a matrix of the other "
+                                   "dtype?); a replay cannot reproduce the conversion")
         for b, n in reads + ((out,) if reads_out else ()):
             if n and not self.buffers[b].written:
                 raise CaptureError(f"compile: {name} reads a buffer that no kernel of the step "
@@ -262,7 +297,7 @@ class _Trace:
         ops = tuple(op[:-1] + (_bits(op[-1]) if op[16] == FROM_OP else b"",) for op in self.ops)
         opts = tuple((id(o), id(g), id(p), first, n, s) for o, g, p, _st, first, n, s in self.optimizers)
         checks = tuple(b for b, _error in self.checks)
-        return ops, tuple(b.signature() for b in self.buffers), opts, checks
+        return self.ctype, ops, tuple(b.signature() for b in self.buffers), opts, checks
 
 
 _active: List[Optional[_Trace]] = [None]  # the trace being recorded, if any
@@ -297,26 +332,27 @@ def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
 
 
 def _refuse_kernel(name: str, real: Callable) -> Callable:
-    why = (" (plans replay float64 steps only; run a float32 step uncompiled)"
-           if name.endswith("_f32") else "")
     def refuse(*args: Any) -> Any:
         if _tracing() is not None:
             raise CaptureError(f"compile: the step calls the C function {name}, which compile "
-                               f"does not know how to replay{why}")
+                               "does not know how to replay")
         return real(*args)
     return refuse
 
 
 def _recorder(name: str, real: Callable) -> Callable:
-    """A stand-in for kernel `name` that records the launch (in the tracing thread) and runs it."""
-    kind = _KERNEL_OF[name]
+    """A stand-in for kernel `name` (a float64 kernel, or its _f32 twin) that records the launch
+    (in the tracing thread) and runs it."""
+    base = _base_name(name)
+    kind = _KERNEL_OF[base]
+    ctype = "float" if base != name else "double"
 
     def run(*args: Any) -> Any:
         t = _tracing()
         if t is None:
             return real(*args)
         for a in args:
-            if type(a) is _ItemValue and name not in ("pag_binary_scalar", "pag_pow_scalar",
+            if type(a) is _ItemValue and base not in ("pag_binary_scalar", "pag_pow_scalar",
                                                       "pag_fill", "pag_axpy"):
                 a._refuse()
         B = t.buffer
@@ -324,67 +360,78 @@ def _recorder(name: str, real: Callable) -> Callable:
         if kind == SAME:
             code, n, a, b, out = args
             ia, ib, io = B(a), B(b), B(out)
-            t.record(kind, (kind, code, 0, 0, 0, 0, n, 0, 0) + z, ((ia, n), (ib, n)), (io, n),
-                     bufs=(ia, ib))
+            t.record(kind, ctype, (kind, code, 0, 0, 0, 0, n, 0, 0) + z, ((ia, n), (ib, n)),
+                     (io, n), bufs=(ia, ib))
         elif kind == BINARY:
             code, nrow, ncol, a, ars, acs, b, brs, bcs, out = args
             ia, ib, io = B(a), B(b), B(out)
             span = (lambda rs, cs: (nrow - 1) * rs + (ncol - 1) * cs + 1 if nrow and ncol else 0)
-            t.record(kind, (kind, code, 0, 0, 0, 0, nrow, ncol, 0, ars, acs, brs, bcs),
+            t.record(kind, ctype, (kind, code, 0, 0, 0, 0, nrow, ncol, 0, ars, acs, brs, bcs),
                      ((ia, span(ars, acs)), (ib, span(brs, bcs))), (io, nrow * ncol), bufs=(ia, ib))
         elif kind == SCALAR:
             code, n, a, s, left, out = args
             sc = t.scalar(s, name)
             ia, io = B(a), B(out)
-            t.record(kind, (kind, code, int(left), 0, 0, 0, n, 0, 0) + z, ((ia, n),), (io, n), sc,
-                     bufs=(ia, -1))
+            t.record(kind, ctype, (kind, code, int(left), 0, 0, 0, n, 0, 0) + z, ((ia, n),),
+                     (io, n), sc, bufs=(ia, -1))
             args = (code, n, a, sc[2], left, out)
         elif kind == UNARY:
             code, n, a, out = args
             ia, io = B(a), B(out)
-            t.record(kind, (kind, code, 0, 0, 0, 0, n, 0, 0) + z, ((ia, n),), (io, n), bufs=(ia, -1))
+            t.record(kind, ctype, (kind, code, 0, 0, 0, 0, n, 0, 0) + z, ((ia, n),), (io, n),
+                     bufs=(ia, -1))
         elif kind == POW:
             n, a, p, out = args
             sc = t.scalar(p, name)
             ia, io = B(a), B(out)
-            t.record(kind, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, ((ia, n),), (io, n), sc, bufs=(ia, -1))
+            t.record(kind, ctype, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, ((ia, n),), (io, n), sc,
+                     bufs=(ia, -1))
             args = (n, a, sc[2], out)
         elif kind == FILL:
             n, value, out = args
             sc = t.scalar(value, name)
-            t.record(kind, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, (), (B(out), n), sc)
+            t.record(kind, ctype, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, (), (B(out), n), sc)
             args = (n, sc[2], out)
         elif kind == AXPY:
             n, alpha, x, y = args
             sc = t.scalar(alpha, name)
             ix, iy = B(x), B(y)
-            t.record(kind, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, ((ix, n),), (iy, n), sc,
+            t.record(kind, ctype, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, ((ix, n),), (iy, n), sc,
                      bufs=(ix, -1), reads_out=True)
             args = (n, sc[2], x, y)
         elif kind == SIGMOID_BW:
             n, s, grad, out = args
             i_s, ig, io = B(s), B(grad), B(out)
-            t.record(kind, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, ((i_s, n), (ig, n)), (io, n),
+            t.record(kind, ctype, (kind, 0, 0, 0, 0, 0, n, 0, 0) + z, ((i_s, n), (ig, n)), (io, n),
                      bufs=(i_s, ig))
         elif kind == TRANSPOSE:
             nrow, ncol, a, out = args
             ia, io = B(a), B(out)
-            t.record(kind, (kind, 0, 0, 0, 0, 0, nrow, ncol, 0) + z, ((ia, nrow * ncol),),
+            t.record(kind, ctype, (kind, 0, 0, 0, 0, 0, nrow, ncol, 0) + z, ((ia, nrow * ncol),),
                      (io, nrow * ncol), bufs=(ia, -1))
         elif kind == REDUCE:
             code, axis, nrow, ncol, a, out = args
             ia, io = B(a), B(out)
             n_out = 1 if axis == -1 else (ncol if axis == 0 else nrow)
-            t.record(kind, (kind, code, axis, 0, 0, 0, nrow, ncol, 0) + z, ((ia, nrow * ncol),),
-                     (io, n_out), bufs=(ia, -1))
+            t.record(kind, ctype, (kind, code, axis, 0, 0, 0, nrow, ncol, 0) + z,
+                     ((ia, nrow * ncol),), (io, n_out), bufs=(ia, -1))
         elif kind == MATMUL:
             ta, tb, m, n, k, a, b, acc, c, threads = args
             ia, ib, ic = B(a), B(b), B(c)
-            t.record(kind, (kind, 0, int(ta), int(tb), int(acc), threads, m, n, k) + z,
+            t.record(kind, ctype, (kind, 0, int(ta), int(tb), int(acc), threads, m, n, k) + z,
                      ((ia, m * k), (ib, k * n)), (ic, m * n), bufs=(ia, ib), reads_out=bool(acc))
         return real(*args)
     run.__name__ = name
     return run
+
+
+def _base_name(name: str) -> str:
+    """The float64 kernel's name of a kernel: pag_X for pag_X_f32."""
+    return name[:-4] if name.endswith("_f32") else name
+
+
+def _recorded(name: str) -> bool:
+    return _base_name(name) in _KERNEL_OF
 
 
 class _LibProxy:
@@ -400,7 +447,7 @@ class _LibProxy:
         if not callable(value):  # an enum constant
             return value
         name = getattr(value, "__name__", name)  # the C name: float32 code asks pag_X for pag_X_f32
-        if name in _KERNEL_OF:
+        if _recorded(name):
             value = _recorder(name, value)
         elif name == "pag_alloc":
             value = self._allocating
@@ -423,15 +470,17 @@ class _FfiProxy:
     def memmove(self, dest: Any, src: Any, n: int) -> None:
         t = _tracing()
         if t is not None:
-            if n % 8:
+            ctype = self._ffi.typeof(dest).item.cname
+            size = self._ffi.sizeof(ctype)
+            if n % size:
                 raise CaptureError("compile: the step copies a partial value")
             io = t.buffer(dest)
             if isinstance(src, self._ffi.CData):
                 ia = t.buffer(src)
             else:
-                ia = t.const(bytes(memoryview(src).cast("B")[:n]))
-            t.record(COPY, (COPY, 0, 0, 0, 0, 0, n // 8, 0, 0, 0, 0, 0, 0), ((ia, n // 8),),
-                     (io, n // 8), bufs=(ia, -1))
+                ia = t.const(bytes(memoryview(src).cast("B")[:n]), ctype)
+            t.record(COPY, ctype, (COPY, 0, 0, 0, 0, 0, n // size, 0, 0, 0, 0, 0, 0),
+                     ((ia, n // size),), (io, n // size), bufs=(ia, -1))
         self._ffi.memmove(dest, src, n)
 
     def buffer(self, *args: Any) -> Any:
@@ -469,39 +518,34 @@ class _Hooks:
                 t.allocated[int(ffi.cast("uintptr_t", obj))] = n
             return obj
 
-        def allocating_pool(nbytes: int) -> Any:
-            p = pool_alloc(nbytes)
-            t = _tracing()
-            if t is not None and p != ffi.NULL:
-                t.allocated[int(ffi.cast("uintptr_t", p))] = nbytes // 8
-            return p
+        def pool(itemsize: int) -> Callable[[int], Any]:
+            def allocating_pool(nbytes: int) -> Any:
+                p = pool_alloc(nbytes)
+                t = _tracing()
+                if t is not None and p != ffi.NULL:
+                    t.allocated[int(ffi.cast("uintptr_t", p))] = nbytes // itemsize
+                return p
+            return allocating_pool
 
-        self.swaps: Dict[str, Any] = {"lib": _LibProxy(lib, allocating_pool), "ffi": _FfiProxy(ffi),
+        self.swaps: Dict[str, Any] = {"lib": _LibProxy(lib, pool(8)), "ffi": _FfiProxy(ffi),
                                       "_malloc": allocating_malloc}
-        for name, value in vars(carray).items():
-            kernel = functions.get(id(value))
-            if kernel is None or name in self.swaps:
-                continue
-            if kernel in _KERNEL_OF:
-                self.swaps[name] = _recorder(kernel, value)
-            elif kernel == "pag_alloc":
-                self.swaps[name] = allocating_pool
-            elif kernel != "pag_free" and not kernel.startswith("pag_pool"):
-                self.swaps[name] = _refuse_kernel(kernel, value)
-        # float32 storage (CArray32) runs CArray's code over its own globals: swap there too,
-        # so that a float32 kernel met while recording refuses instead of going unrecorded
+        # float32 storage (CArray32) runs CArray's code over its own globals: swap there too
         self.swaps32: Dict[str, Any] = {
-            "lib": _LibProxy(carray.FLOAT32_GLOBALS["lib"], allocating_pool),
+            "lib": _LibProxy(carray.FLOAT32_GLOBALS["lib"], pool(4)),
             "ffi": self.swaps["ffi"], "_malloc": allocating_malloc}
-        for name, value in carray.FLOAT32_GLOBALS.items():
-            kernel = functions.get(id(value))
-            if kernel is None or name in self.swaps32:
-                continue
-            if kernel == "pag_alloc":
-                self.swaps32[name] = allocating_pool
-            elif kernel != "pag_free" and not kernel.startswith("pag_pool"):
-                self.swaps32[name] = _refuse_kernel(kernel, value)
-        item = carray.CArray.item
+        for swaps, module, itemsize in ((self.swaps, vars(carray), 8),
+                                        (self.swaps32, carray.FLOAT32_GLOBALS, 4)):
+            for name, value in module.items():
+                kernel = functions.get(id(value))
+                if kernel is None or name in swaps:
+                    continue
+                if _recorded(kernel):
+                    swaps[name] = _recorder(kernel, value)
+                elif kernel == "pag_alloc":
+                    swaps[name] = pool(itemsize)
+                elif kernel != "pag_free" and not kernel.startswith("pag_pool"):
+                    swaps[name] = _refuse_kernel(kernel, value)
+        item = carray.CArray.item  # CArray32's is the same code over its globals: reads buf[0]
 
         def traced_item(storage: Any) -> Any:
             t = _tracing()
@@ -511,7 +555,7 @@ class _Hooks:
             if not t.buffers[b].written:
                 raise CaptureError("compile: .item() reads a buffer no kernel of the step wrote")
             return _ItemValue(item(storage), b, t.buffers[b].version)
-        self.item, self.traced_item = item, traced_item
+        self.item, self.item32, self.traced_item = item, carray.CArray32.item, traced_item
         # the verify backend's .item() reads its C half, as a recorded value too
         from .backends.verify import VerifyArray
         self.verify_class = VerifyArray
@@ -530,13 +574,14 @@ class _Hooks:
         module.update(self.swaps)
         self.saved32 = {name: self.carray.FLOAT32_GLOBALS[name] for name in self.swaps32}
         self.carray.FLOAT32_GLOBALS.update(self.swaps32)
-        self.carray.CArray.item = self.traced_item
+        self.carray.CArray.item = self.carray.CArray32.item = self.traced_item
         self.verify_class.item = self.traced_verify_item
         _optimizer._capture_hook[0] = _optimizer_hook
 
     def __exit__(self, *exc: Any) -> None:
         _optimizer._capture_hook[0] = None
         self.carray.CArray.item = self.item
+        self.carray.CArray32.item = self.item32
         if self.verify_own_item is None:
             del self.verify_class.item
         else:
@@ -641,12 +686,14 @@ GRAD_ANY, GRAD_IS = 0, 1  # a guarded matrix's gradient: whatever, or this one (
 
 def _matrices_over(trace: _Trace) -> List[Matrix]:
     """Every live Matrix whose values are an external buffer of the trace."""
-    from .backends.carray import CArray
-    from .backends.verify import VerifyArray
+    from .backends.carray import CArray, CArray32
+    from .backends.verify import VerifyArray, VerifyArray32
     external = {b.address for b in trace.buffers if b.origin == "external"}
     cast = trace.ffi.cast
+    kinds = (CArray, CArray32, VerifyArray, VerifyArray32)
+    # (a Matrix whose __init__ raised, still held by a traceback, has no storage: skipped)
     return [obj for obj in gc.get_objects()
-            if type(obj) is Matrix and type(obj.data) in (CArray, VerifyArray)
+            if type(obj) is Matrix and type(getattr(obj, "_data", None)) in kinds
             and int(cast("uintptr_t", _c_half(obj.data).buf)) in external]
 
 
@@ -696,15 +743,20 @@ class _Plan:
             if op[16] == FROM_BUFFER and buffers[op[17]].capacity is not None \
                     and buffers[op[17]].capacity < 1:
                 raise CaptureError("compile: a value read with .item() comes from an empty buffer")
+        # one dtype per plan (record() refused a mix): every op and buffer is of this C type
+        ctype = trace.ctype or "double"
+        self.pointer, self.itemsize = f"{ctype} *", ffi.sizeof(ctype)
         self.n_ops = len(trace.ops)
         self.ops = ffi.new("pag_plan_op[]", max(self.n_ops, 1))
         for dst, op in zip(self.ops, trace.ops):
             for name, value in zip(_FIELDS, op):
                 setattr(dst, name, value)
+            dst.dtype = DTYPE_CODE[ctype]
         self.n_buffers = len(buffers)
-        self.table_ptrs = ffi.new("double *[]", max(self.n_buffers, 1))
+        self.table_ptrs = ffi.new(f"{ctype} *[]", max(self.n_buffers, 1))  # typed, for Python
+        self.table_arg = ffi.cast("void **", self.table_ptrs)  # the same table, as C takes it
         for i, b in enumerate(buffers):
-            self.table_ptrs[i] = ffi.cast("double *", b.obj)
+            self.table_ptrs[i] = ffi.cast(self.pointer, b.obj)
         self.keep = [b.obj for b in buffers]  # every buffer stays alive as long as the plan
         self.input_objs: List[Any] = [None] * len(buffers)
         self.n_table = len(trace.slot_values)
@@ -735,10 +787,10 @@ class _Plan:
             if buffers[b].capacity is None or buffers[b].capacity < 1:
                 raise CaptureError("compile: a value check reads an empty buffer")
         self.ffi = ffi
-        self.CArray = carray.CArray
+        self.CArray = carray.CArray32 if ctype == "float" else carray.CArray
         self.verify = trace.verify
         # what a replay writes outside its own scratch buffers (parameters, optimizer state,
-        # gradients, inputs written in place), with how many doubles: on the verify backend a
+        # gradients, inputs written in place), with how many values: on the verify backend a
         # replay is checked against eager execution from the same state, so it is saved first
         written: Dict[int, int] = {}
         for extents in trace.extents:
@@ -749,9 +801,9 @@ class _Plan:
 
     @staticmethod
     def _external_sizes(ffi: Any, buffers: List[_Buffer]) -> Dict[int, int]:
-        """Doubles held by each external buffer: an array's length, else the largest matrix
+        """Values held by each external buffer: an array's length, else the largest matrix
         found holding it (a CArray's buffer holds at least nrow * ncol values)."""
-        from .backends.carray import CArray
+        from .backends.carray import CArray, CArray32
         sizes: Dict[int, int] = {}
         pending = set()
         for b in buffers:
@@ -763,7 +815,7 @@ class _Plan:
                 pending.add(b.address)
         if pending:
             for obj in gc.get_objects():
-                if type(obj) is CArray:
+                if type(obj) in (CArray, CArray32) and hasattr(obj, "buf"):  # (not half-built)
                     addr = int(ffi.cast("uintptr_t", obj.buf))
                     if addr in pending:
                         sizes[addr] = max(sizes.get(addr, 0), obj.nrow * obj.ncol)
@@ -837,7 +889,7 @@ class _Plan:
                                    "compiled step (a parameter or a value made inside it)")
             if data.nrow * data.ncol < self.input_need.get(position, 0):
                 raise CaptureError("compile: an input is smaller than when the step was recorded")
-            ptrs[slot] = ffi.cast("double *", buf)
+            ptrs[slot] = ffi.cast(self.pointer, buf)
             objs[slot] = buf
         if changed and len(self.input_slots) > 1:
             seen = {int(ffi.cast("uintptr_t", objs[slot])) for _position, slot in self.input_slots}
@@ -854,7 +906,7 @@ class _Plan:
         step counts)."""
         self.bind_inputs(matrices)
         ffi, ptrs = self.ffi, self.table_ptrs
-        values = [(b, ffi.buffer(ptrs[b], n * 8)[:]) for b, n in self.written]
+        values = [(b, ffi.buffer(ptrs[b], n * self.itemsize)[:]) for b, n in self.written]
         grads = [(m, m._grad) for m in (ref() for ref, *_rest in self.guards) if m is not None]
         states = [(state, dict(state)) for _opt, _group, _p, state, _n, _held in self.optimizers]
         return values, grads, states
@@ -914,7 +966,7 @@ class _Plan:
             except struct.error:
                 raise RuntimeError(f"compiled step: the optimizers gave {len(values)} numbers "
                                    f"for a plan recorded with {self.n_table}") from None
-        failed = self.lib.pag_plan_run(self.ops, self.n_ops, self.table_ptrs, self.n_buffers,
+        failed = self.lib.pag_plan_run(self.ops, self.n_ops, self.table_arg, self.n_buffers,
                                        self.scalars, self.n_table)
         if failed:
             kind = self.ops[failed - 1].kind
@@ -935,7 +987,7 @@ class _Plan:
             if nrow == ncol == 1:
                 storage.buf[0] = self.table_ptrs[idx][0]
             else:
-                self.ffi.memmove(storage.buf, self.table_ptrs[idx], nrow * ncol * 8)
+                self.ffi.memmove(storage.buf, self.table_ptrs[idx], nrow * ncol * self.itemsize)
             out.append(_leaf(storage, (), "compiled"))  # a new leaf, as Matrix(storage, False)
         if self.form == "one":
             return out[0]
@@ -950,7 +1002,8 @@ def _check_enums() -> None:
                 "PAG_PLAN_SIGMOID_BACKWARD": SIGMOID_BW, "PAG_PLAN_TRANSPOSE": TRANSPOSE,
                 "PAG_PLAN_REDUCE": REDUCE, "PAG_PLAN_MATMUL": MATMUL, "PAG_PLAN_COPY": COPY,
                 "PAG_SCALAR_OP": FROM_OP, "PAG_SCALAR_TABLE": FROM_TABLE,
-                "PAG_SCALAR_BUFFER": FROM_BUFFER}
+                "PAG_SCALAR_BUFFER": FROM_BUFFER, "PAG_PLAN_FLOAT64": DTYPE_CODE["double"],
+                "PAG_PLAN_FLOAT32": DTYPE_CODE["float"]}
     for name, value in expected.items():
         if getattr(lib, name) != value:
             raise ImportError(f"pyautograd.compile: {name} differs between C and Python")
@@ -993,8 +1046,9 @@ class CompiledStep:
             self._entries.clear()
 
     def _key(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[Any, List[Matrix]]:
-        """What a plan is recorded for: backend, grad mode, thread count, the matrices' shapes,
-        layouts and requires_grad, the other arguments' values; and the matrices."""
+        """What a plan is recorded for: backend, grad mode, thread count, the matrices' storage
+        types (their dtype), shapes, layouts and requires_grad, the other arguments' values;
+        and the matrices."""
         if not args and not kwargs:
             return (_current_storage(), _grad_enabled(), _threads[0]), []
         parts: List[Any] = [_current_storage(), _grad_enabled(), _threads[0]]
@@ -1089,7 +1143,8 @@ class CompiledStep:
         storage = _current_storage()
         if storage.backend_name not in ("c", "verify"):
             return False
-        return all(type(m.data) is storage for m in matrices)
+        kinds = storage.variants.values()  # float64 or float32 (a mix is refused when recording)
+        return all(type(m.data) in kinds for m in matrices)
 
     def _trace(self, entry: _Entry, matrices: List[Matrix], args: Tuple[Any, ...],
                kwargs: Dict[str, Any]) -> Any:
@@ -1168,7 +1223,8 @@ def compile(fn: Optional[F] = None, *, warmup: int = 1, cache_size: int = CACHE_
     The returned callable runs `step_fn` eagerly `warmup` times per input signature, records
     its kernel launches over the next two calls and replays them in one C call from then on
     (C backend; on verify every replay is also checked against eager execution; the python
-    backend runs the step eagerly). Python control flow and numbers are frozen at
+    backend runs the step eagerly). Steps in float64 or in float32 replay alike; one that
+    launches kernels of both dtypes is refused with a CaptureError while it is recorded. Python control flow and numbers are frozen at
     trace time, as in tinygrad's TinyJit and JAX's jit; see the module docstring for what
     retraces and what is refused with a CaptureError."""
     if fn is None:

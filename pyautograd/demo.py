@@ -114,9 +114,9 @@ def train(cfg: Config, epochs: Optional[int] = None, progress: Optional[TextIO] 
 # -- compiled training (issue 15) -----------------------------------------------------------------
 
 def uses_compile(cfg: Config) -> bool:
-    """Whether the run replays its step with pyautograd.compile: asked for, on the C backend,
-    in float64 (compile replays float64 steps only; a float32 run is eager)."""
-    return cfg.compile and cfg.backend == "c" and cfg.dtype == "float64"
+    """Whether the run replays its step with pyautograd.compile: asked for, on the C backend
+    (in float64 or float32: compile replays both)."""
+    return cfg.compile and cfg.backend == "c"
 
 
 def training_step(model: nn.Module, loss_fn: nn.Module, optimizer: optim.Optimizer,

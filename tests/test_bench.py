@@ -148,15 +148,17 @@ def test_the_compiled_targets_are_issue_15s():
                 assert (f"{kind} (N,D,H)=({size})", "compiled", other, bound) in named
 
 
-def test_the_compiled_column_replays_its_row_bit_for_bit():
+@pytest.mark.parametrize("steps", ["train_steps", "float32_train_steps"])
+def test_the_compiled_column_replays_its_row_bit_for_bit(steps):
     """Past its warm-up and recordings, the compiled step still computes exactly what the
-    eager pyautograd-c step computes, call after call."""
-    from bench.suites import train_steps
+    eager pyautograd-c step computes, call after call (in float32 too)."""
+    from bench import suites
     for kind in ("lecture", "nn"):
-        impls = train_steps(kind, 64, 16, 32, with_python=False)
+        impls = getattr(suites, steps)(kind, 64, 16, 32, with_python=False)
         eager, compiled = impls["pyautograd-c"], impls["compiled"]
         for _ in range(6):
-            assert compiled().item() == eager().item()
+            got, want = compiled(), eager()
+            assert got.dtype == want.dtype and got.item() == want.item()
         assert compiled.stats["replayed"] == 3
 
 

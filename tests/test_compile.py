@@ -24,18 +24,20 @@ def steps_for(size):
     return 100 if size[0] * size[1] * size[2] <= 1e6 else 8
 
 
-def lecture_step(size, lr=0.1):
-    """The bench's lecture step (raw Matrix ops) on the current backend; (step, parameters)."""
+def lecture_step(size, lr=0.1, dtype="float64"):
+    """The bench's lecture step (raw Matrix ops) on the current backend, in `dtype`;
+    (step, parameters)."""
     X, Y, params = suites.train_data(*size)
-    x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
-    weights = [ag.mat(v) for v in params]
+    x, y = (ag.mat(v, requires_grad=False, dtype=dtype) for v in (X, Y))
+    weights = [ag.mat(v, dtype=dtype) for v in params]
     return suites.lecture_step(x, y, weights, lr), weights
 
 
-def nn_model(size):
-    """The bench's nn model on the current backend, with its inputs."""
+def nn_model(size, dtype="float64"):
+    """The bench's nn model on the current backend, in `dtype`, with its inputs."""
     X, Y, params = suites.train_data(*size)
-    return suites.nn_model(params), ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
+    x, y = (ag.mat(v, requires_grad=False, dtype=dtype) for v in (X, Y))
+    return suites.nn_model(params, dtype), x, y
 
 
 def make_optimizer(name, params):
@@ -52,10 +54,10 @@ def make_optimizer(name, params):
     return optim.RMSprop(params, lr=0.01, momentum=0.5, centered=True)
 
 
-def nn_step(size, opt_name, zero_first=False):
+def nn_step(size, opt_name, zero_first=False, dtype="float64"):
     """The bench's nn step with another optimizer (zero_grad last, or first as in many PyTorch
-    loops); (step, parameters, optimizer)."""
-    model, x, y = nn_model(size)
+    loops), in `dtype`; (step, parameters, optimizer)."""
+    model, x, y = nn_model(size, dtype)
     opt = make_optimizer(opt_name, model.parameters())
     return suites.nn_step(model, nn.MSELoss(), opt, x, y, zero_first), list(model.parameters()), opt
 
@@ -72,6 +74,7 @@ def run_both(make, n_steps, between=None):
         assert got.item() == want.item(), f"step {i}: loss {got.item()!r} != eager {want.item()!r}"
         if i < 10 or i % 10 == 0 or i == n_steps - 1:
             for p, q in zip(params, eager_params):
+                assert p.dtype == q.dtype
                 np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=f"step {i}")
         if between is not None:
             between(i)
@@ -86,19 +89,43 @@ def one_thread_c():
     ag.set_num_threads(old)
 
 
+DTYPES = ["float64", "float32"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", SIZES)
-def test_the_lecture_step_replays_bit_for_bit(size):
+def test_the_lecture_step_replays_bit_for_bit(size, dtype):
     n = steps_for(size)
-    compiled = run_both(lambda: lecture_step(size), n)
+    compiled = run_both(lambda: lecture_step(size, dtype=dtype), n)
     assert compiled.stats == {"eager": 1, "traced": 2, "replayed": n - 3}
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("opt_name", ["sgd", "adam"])
 @pytest.mark.parametrize("size", SIZES)
-def test_the_nn_step_replays_bit_for_bit(size, opt_name):
+def test_the_nn_step_replays_bit_for_bit(size, opt_name, dtype):
     n = steps_for(size)
-    compiled = run_both(lambda: nn_step(size, opt_name), n)
+    compiled = run_both(lambda: nn_step(size, opt_name, dtype=dtype), n)
     assert compiled.stats["replayed"] == n - 3
+
+
+@pytest.mark.parametrize("opt_name", ["adamw", "adam-amsgrad", "sgd-nesterov-wd", "rmsprop"])
+def test_other_optimizers_replay_bit_for_bit_in_float32(opt_name):
+    compiled = run_both(lambda: nn_step((64, 16, 32), opt_name, dtype="float32"), 40)
+    assert compiled.stats["replayed"] == 37
+
+
+def test_float32_plans_call_the_float32_kernels_over_float_buffers():
+    """The recorded launches carry their dtype: a float32 step's plan is float32 throughout
+    (its buffers float *), and its returned loss is float32."""
+    step, _ = lecture_step((16, 4, 8), dtype="float32")
+    compiled = ag.compile(step)
+    for _ in range(4):
+        loss = compiled()
+    plan = the_plan(compiled)
+    assert {plan.ops[i].dtype for i in range(plan.n_ops)} == {ag.backends.carray.lib.PAG_PLAN_FLOAT32}
+    assert ag.backends.carray.ffi.typeof(plan.table_ptrs).cname == "float *[]"
+    assert loss.dtype == ag.float32 and compiled.stats["replayed"] == 1
 
 
 @pytest.mark.parametrize("opt_name", ["adamw", "adam-amsgrad", "sgd-nesterov-wd", "rmsprop"])
@@ -221,22 +248,24 @@ def test_the_python_backend_runs_eagerly():
 
 # -- the verify backend: every replay is checked against eager execution --------------------------
 
-def verify_steps():
+def verify_steps(dtype="float64"):
     """The lecture step and the nn step with SGD momentum and Adam, on the verify backend (and
-    RMSprop zeroing first, which leaves gradients for the check to compare)."""
+    RMSprop zeroing first, which leaves gradients for the check to compare), in `dtype`."""
     size = (16, 4, 8)
-    return {"lecture": lambda: lecture_step(size), "sgd": lambda: nn_step(size, "sgd")[:2],
-            "adam": lambda: nn_step(size, "adam")[:2],
-            "rmsprop-zero-first": lambda: nn_step(size, "rmsprop", zero_first=True)[:2]}
+    return {"lecture": lambda: lecture_step(size, dtype=dtype),
+            "sgd": lambda: nn_step(size, "sgd", dtype=dtype)[:2],
+            "adam": lambda: nn_step(size, "adam", dtype=dtype)[:2],
+            "rmsprop-zero-first": lambda: nn_step(size, "rmsprop", True, dtype)[:2]}
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["lecture", "sgd", "adam", "rmsprop-zero-first"])
-def test_verify_checks_100_replays_against_eager_and_returns_eagers_values(kind):
+def test_verify_checks_100_replays_against_eager_and_returns_eagers_values(kind, dtype):
     """On verify, each replay runs from the state eager execution then starts from, and must
     leave the same bits; the user gets eager's results, equal to a plain eager copy's."""
     with ag.backend("verify"):
-        eager, eager_params = verify_steps()[kind]()
-        step, params = verify_steps()[kind]()
+        eager, eager_params = verify_steps(dtype)[kind]()
+        step, params = verify_steps(dtype)[kind]()
         compiled = ag.compile(step)
         for i in range(100):
             assert compiled().item() == eager().item(), f"step {i}"
@@ -263,13 +292,14 @@ def the_plan(compiled):
     return entry.plan
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["lecture", "sgd", "adam"])
-def test_verify_catches_a_replay_that_skips_a_parameter_update(kind):
+def test_verify_catches_a_replay_that_skips_a_parameter_update(kind, dtype):
     """The last launch of each step updates a parameter (or Adam's state); a replay that skips
     it is caught, named, and the state left is eager's."""
     with ag.backend("verify"):
-        eager, eager_params = verify_steps()[kind]()
-        step, params = verify_steps()[kind]()
+        eager, eager_params = verify_steps(dtype)[kind]()
+        step, params = verify_steps(dtype)[kind]()
         compiled = ag.compile(step)
         for _ in range(5):
             assert compiled().item() == eager().item()
@@ -284,9 +314,9 @@ def test_verify_catches_a_replay_that_skips_a_parameter_update(kind):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
-def replaying_lecture_step():
+def replaying_lecture_step(dtype="float64"):
     """A compiled lecture step past its recordings (4 calls made), and its plan."""
-    step, _ = lecture_step((16, 4, 8))
+    step, _ = lecture_step((16, 4, 8), dtype=dtype)
     compiled = ag.compile(step)
     for _ in range(4):
         compiled()
@@ -306,10 +336,11 @@ def test_verify_catches_a_learning_rate_slightly_off_and_names_the_parameter():
             compiled()
 
 
-def test_verify_catches_a_corrupted_loss():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_verify_catches_a_corrupted_loss(dtype):
     """The returned loss is compared too: a replay that overwrites it is caught."""
     with ag.backend("verify"):
-        compiled, plan = replaying_lecture_step()
+        compiled, plan = replaying_lecture_step(dtype)
         loss_buffer = plan.out_specs[0][0]
         real = plan.lib
 
@@ -610,19 +641,21 @@ def test_the_main_job_compiles_by_default_and_reports_both_times():
     assert "compiled" not in out.getvalue()
 
 
-def test_the_c_executor_refuses_table_indices_out_of_range():
-    step, _ = lecture_step((4, 2, 4))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_c_executor_refuses_table_indices_out_of_range(dtype):
+    step, _ = lecture_step((4, 2, 4), dtype=dtype)
     compiled = ag.compile(step)
     for _ in range(4):
         compiled()
     plan = next(iter(compiled._entries.values())).plan
     ops = plan.ops
-    for field, bad in (("out", plan.n_buffers), ("buf0", -2), ("scalar_index", 10 ** 6)):
+    for field, bad in (("out", plan.n_buffers), ("buf0", -2), ("scalar_index", 10 ** 6),
+                       ("kind", 99), ("dtype", 2), ("dtype", -1)):
         saved = (getattr(ops[3], field), ops[3].scalar_from)
         setattr(ops[3], field, bad)
         if field == "scalar_index":
             ops[3].scalar_from = 1  # read from the scalar table
-        assert plan.lib.pag_plan_run(ops, plan.n_ops, plan.table_ptrs, plan.n_buffers,
+        assert plan.lib.pag_plan_run(ops, plan.n_ops, plan.table_arg, plan.n_buffers,
                                      plan.scalars, plan.n_table) == 4  # op 3 failed, as i + 1
         setattr(ops[3], field, saved[0])
         ops[3].scalar_from = saved[1]

@@ -323,7 +323,10 @@ def test_argmax_over_more_positions_than_float32_counts_is_refused():
         assert big.argmax(0).shape == (1, 2 ** 24 + 1)  # one position per column: fine
 
 
-def test_compile_runs_float32_steps_eagerly_and_refuses_float32_kernels_in_a_recording():
+def test_compile_replays_float32_steps_and_refuses_a_mixed_recording():
+    """A float32 step records and replays (bit for bit, checked in tests/test_compile.py); a
+    step launching float32 and float64 kernels is refused while it is recorded, whether the
+    two meet (a conversion, read in Python) or not (two independent halves)."""
     with ag.backend("c"):
         W = ag.randn(3, 2, dtype="float32", rng=np.random.default_rng(0))
 
@@ -334,16 +337,62 @@ def test_compile_runs_float32_steps_eagerly_and_refuses_float32_kernels_in_a_rec
                 W.data -= 0.1 * W.grad
             W.zero_grad()
             return loss
-        eager = ag.compile(step)
+        compiled = ag.compile(step)
         x32 = ag.randn(4, 3, requires_grad=False, dtype="float32")
         for _ in range(5):
-            eager(x32)
-        assert eager.stats["replayed"] == 0 and eager.stats["eager"] == 5
+            assert compiled(x32).dtype == ag.float32
+        assert compiled.stats == {"eager": 1, "traced": 2, "replayed": 2}
         mixed = ag.compile(step)
         x64 = ag.randn(4, 3, requires_grad=False)
         with pytest.raises(ag.CaptureError, match="float32"):
             for _ in range(4):
                 mixed(x64)
+        W64 = ag.randn(3, 2, rng=np.random.default_rng(0))
+
+        def halves(a, b):
+            return (a @ W).sum(), (b @ W64).sum()
+        both = ag.compile(halves)
+        both(x32, x64)  # the warm-up runs eagerly
+        with pytest.raises(ag.CaptureError, match=r"launches float64 kernels \(pag_matmul\) "
+                                                  r"and float32 ones; a plan replays one dtype"):
+            both(x32, x64)
+
+
+def test_the_trace_cache_keeps_a_plan_per_dtype_and_each_replays_its_own():
+    """The same compiled step called with float32 and float64 inputs in turn: each dtype is
+    recorded once (a float64 call after float32 ones retraces) and replays as eager runs."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5, 3))
+    with ag.backend("c"):
+        def make():
+            Ws = {d: ag.mat(rng.standard_normal((3, 2)) if d == "float64" else W0, dtype=d)
+                  for d in ("float32", "float64")}
+
+            def step(x):
+                W = Ws[str(x.dtype)]
+                loss = ((x @ W).tanh() ** 2).mean()
+                loss.backward()
+                with ag.no_grad():
+                    W.data -= 0.5 * W.grad
+                W.zero_grad()
+                return loss
+            return step
+        W0 = rng.standard_normal((3, 2))
+        state = rng.bit_generator.state
+        eager = make()
+        rng.bit_generator.state = state
+        compiled = ag.compile(make())
+        xs = {d: ag.mat(X, requires_grad=False, dtype=d) for d in ("float32", "float64")}
+        for i in range(4):
+            got, want = compiled(xs["float32"]), eager(xs["float32"])
+            assert got.dtype == ag.float32 and got.item() == want.item()
+        assert compiled.stats == {"eager": 1, "traced": 2, "replayed": 1}
+        for i in range(12):
+            d = ("float64", "float32")[i % 2]
+            got, want = compiled(xs[d]), eager(xs[d])
+            assert got.dtype == want.dtype == np.dtype(d) and got.item() == want.item(), (i, d)
+        assert compiled.stats == {"eager": 2, "traced": 4, "replayed": 1 + 6 + 3}
+        assert len(compiled._entries) == 2
 
 
 def test_main_job_takes_dtype_float32(capsys):
@@ -351,3 +400,12 @@ def test_main_job_takes_dtype_float32(capsys):
     assert main(["--dtype", "float32", "--epochs", "2", "--hidden", "4", "--no-compile"]) == 0
     out = capsys.readouterr().out
     assert "float32" in out and "test accuracy" in out
+
+
+def test_main_job_compiles_in_float32_and_replays_what_eager_computes(capsys):
+    """`--dtype float32` keeps compile on (the default): the compiled epochs' losses are the
+    eager ones, bit for bit."""
+    from pyautograd.__main__ import main
+    assert main(["--dtype", "float32", "--epochs", "3", "--hidden", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "float32" in out and "compiled: " in out and "losses identical" in out
