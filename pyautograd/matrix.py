@@ -605,12 +605,17 @@ def apply(rule: Rule, operands: Tuple[Any, ...], params: Tuple[Any, ...] = ()) -
     """The result of op `rule` on operands (matrices or numbers) and parameters: its value from
     the row's value function, and, when an operand needs a gradient and grad mode is on, the
     record that backward reads (the row, the operands, their values and which need gradients)."""
-    values = tuple([o._data if type(o) is Matrix else o for o in operands])
+    values, needs = [], []  # loops, not comprehensions: each of those is a call in Python 3.11
+    for o in operands:
+        if type(o) is Matrix:
+            values.append(o._data)
+            needs.append(o.requires_grad)
+        else:
+            values.append(o)
+            needs.append(False)
     result = _node(rule.value(*values, *params), (), rule.name)
-    if _grad_enabled():
-        needs = tuple([type(o) is Matrix and o.requires_grad for o in operands])
-        if True in needs:
-            _record(result, rule, operands, values + tuple(params), needs)
+    if True in needs and _grad_enabled():
+        _record(result, rule, operands, (*values, *params), tuple(needs))
     if _forward_depth[0]:
         _push_tangent(rule, result, operands, params)
     return result

@@ -87,6 +87,13 @@ class Rule:
 RULES: Dict[str, Rule] = {}
 
 
+def _capturing() -> bool:
+    """True while ag.compile records a step: the loss's upstream gradient then stays in its
+    1x1 buffer (a replay cannot read it in Python), so the rule broadcasts it instead."""
+    from .compile import capturing
+    return capturing()
+
+
 def _reducing(value: Callable[..., Storage]) -> Callable[..., Storage]:
     """value(*operands, reduction): the element-wise values, reduced."""
     def reduced(*args: Any) -> Storage:
@@ -99,6 +106,8 @@ def _reducing_vjp(vjp: Callable[..., Tuple]) -> Callable[..., Tuple]:
     loss's own (divided by the count for a mean), broadcast by the element-wise rule."""
     def reduced_vjp(g: Any, out: Any, n: Tuple[bool, ...], *args: Any) -> Tuple:
         *operands, reduction = args
+        if reduction != "none" and isinstance(g, Storage) and not _capturing():
+            g = g.item()  # a number: the rule then scales by it with the scalar kernels
         if reduction == "mean":
             g = g / float(operands[0].shape[0] * operands[0].shape[1])
         return vjp(g, out, n, *operands)
@@ -217,9 +226,13 @@ def product(a: Any, b: Any, like: Any, trans_a: bool = False, trans_b: bool = Fa
 
 
 def convert(g: Any, cls: type) -> Any:
-    """g on the backend of storage class `cls`."""
+    """g as a storage of class `cls`: another backend, or another dtype (overflow to inf)."""
     if isinstance(g, Storage):
-        return g if type(g) is cls else cls.from_array(g.numpy())
+        if type(g) is cls:
+            return g
+        if g.backend_name == cls.backend_name:  # a change of dtype: the kernels' own rounding
+            return g.astype(cls.dtype)
+        return cls.from_array(g.numpy())
     return g if type(g.data) is cls else _apply(TO, (g,), (cls, type(g.data)))
 
 
@@ -367,7 +380,7 @@ EXPAND = rule("expand", lambda a, shape: expand(a, shape),
               lambda g, out, n, a, shape: (unbroadcast(g, a.shape),), LINEAR,
               "Y = A broadcast to a larger shape: dL/dA = dL/dY summed back", ((),))
 
-TO = rule("to", lambda a, cls, home: cls.from_array(a.numpy()),
+TO = rule("to", lambda a, cls, home: convert(a, cls),
           lambda g, out, n, a, cls, home: (convert(g, home),), LINEAR,
           "a change of backend or dtype: dY/dA = 1", ((),))
 
@@ -509,8 +522,8 @@ LINEAR_LAYER = rule("linear", _linear_value, _linear_vjp, OTHER,
 
 
 def _mse_vjp(g: Any, out: Any, n: Tuple[bool, ...], p: Any, t: Any) -> Tuple:
-    twice = (p - t) * 2.0
-    return (g * twice if n[0] else None, -g * twice if n[1] else None)
+    diff, g2 = p - t, g * 2.0
+    return (diff * g2 if n[0] else None, diff * -g2 if n[1] else None)
 
 
 MSE_LOSS = rule("mse_loss", lambda p, t: (p - t).square(), _mse_vjp, REDUCED,
