@@ -11,7 +11,7 @@ from typing import Dict, Iterator, Mapping, Optional, TextIO
 import numpy as np
 
 from .grad_mode import _tracer
-from .matrix import Matrix, _backprop
+from .matrix import Matrix
 from .ops import RULES
 
 # The local derivative of each op, in the lecture's notation (Y is the op's result, A and B its
@@ -31,6 +31,8 @@ class _Tracer:
         self.names: Dict[int, str] = {id(m): n for n, m in names.items()}
         self.step = 0
         self.unnamed = 0
+        self.children: list = []
+        self.before_values: Dict[int, Optional[np.ndarray]] = {}
 
     def name(self, m: Matrix) -> str:
         """The user's name for m, or its op and a number in order of appearance."""
@@ -40,21 +42,24 @@ class _Tracer:
             self.names[id(m)] = f"{kind}#{self.unnamed}"
         return self.names[id(m)]
 
-    def __call__(self, node: Matrix) -> None:
-        """Run one node's reverse rule, printing what it does."""
+    def before(self, node: Matrix) -> None:
+        """Print the node, its op's formula and the upstream gradient; note its operands'
+        gradients so that after() can print what backward added."""
         self.step += 1
         operands = [c for c in dict.fromkeys(node._children) if isinstance(c, Matrix)]
-        children = [c for c in operands if c.requires_grad]
-        before = {id(c): None if c._grad is None else c._grad.numpy().copy() for c in children}
-        upstream = node.grad.numpy().copy()
+        self.children = [c for c in operands if c.requires_grad]
+        self.before_values = {id(c): None if c._grad is None else c._grad.numpy().copy()
+                              for c in self.children}
         inputs = ", ".join(self.name(c) for c in operands)
         self.out.write(f"[{self.step}] {self.name(node)} = {node._op}({inputs})  {node.shape}\n")
         self.out.write(f"    local derivative: {FORMULAS.get(node._op, '(no formula recorded)')}\n")
-        self.out.write(f"    upstream dL/d{self.name(node)} = {_show(upstream)}\n")
-        _backprop(node, node.grad)
-        for c in children:
-            now = c.grad.numpy()
-            added = now if before[id(c)] is None else now - before[id(c)]
+        self.out.write(f"    upstream dL/d{self.name(node)} = {_show(node.grad.numpy())}\n")
+
+    def after(self, node: Matrix) -> None:
+        """Print what the node's reverse rule added to each operand's gradient."""
+        for c in self.children:
+            now, then = c.grad.numpy(), self.before_values[id(c)]
+            added = now if then is None else now - then
             self.out.write(f"    added to dL/d{self.name(c)} {c.shape}: {_show(added)}\n")
 
 

@@ -7,7 +7,8 @@ import functools
 from typing import Any, Callable, Optional
 
 _enabled: contextvars.ContextVar = contextvars.ContextVar("pyautograd_grad_enabled", default=True)
-# Set by pyautograd.explain(): a callable that runs (and narrates) one node's reverse rule.
+# Set by pyautograd.explain(): backward calls its before(node) and after(node) around each
+# node's reverse rule, to narrate it.
 _tracer: contextvars.ContextVar = contextvars.ContextVar("pyautograd_backward_tracer", default=None)
 
 

@@ -251,34 +251,35 @@ class Matrix:
                 for owner, version in node._saved:
                     if owner.version != version:
                         _modified(node, owner, version)
-            if tracer is None:  # _backprop(node, grad), inlined: this loop is the hot path
-                grad = node._grad
-                if grad is None:
-                    grad = node.grad
-                args = node._args
-                n = len(args)  # a plain call: Python inlines it, a *args call it cannot
-                if n == 2:
-                    grads = node._rule.vjp(grad, node._data, node._needs, args[0], args[1])
-                elif n == 1:
-                    grads = node._rule.vjp(grad, node._data, _ONE_NEEDED, args[0])
-                else:
-                    grads = node._rule.vjp(grad, node._data, node._needs, *args)
-                i = 0
-                for child in node._children:
-                    g = grads[i]
-                    i += 1
-                    if g is None:
-                        continue
-                    cd = child._data
-                    if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
-                        g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
-                             g.ncol >= cd.ncol else ops.fit(g, cd.shape))
-                    if child._grad is None and child._rule is not None and type(g) is type(cd):
-                        child._grad = g if g is not grad else g.copy()  # _accumulate's first case
-                    else:
-                        _accumulate(child, g, g is not grad)
+            if tracer is not None:
+                tracer.before(node)
+            grad = node._grad  # the hot path: node's reverse rule, shares added in
+            if grad is None:
+                grad = node.grad
+            args = node._args
+            n = len(args)  # a plain call: Python inlines it, a *args call it cannot
+            if n == 2:
+                grads = node._rule.vjp(grad, node._data, node._needs, args[0], args[1])
+            elif n == 1:
+                grads = node._rule.vjp(grad, node._data, _ONE_NEEDED, args[0])
             else:
-                tracer(node)
+                grads = node._rule.vjp(grad, node._data, node._needs, *args)
+            i = 0
+            for child in node._children:
+                g = grads[i]
+                i += 1
+                if g is None:
+                    continue
+                cd = child._data
+                if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
+                    g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
+                         g.ncol >= cd.ncol else ops.fit(g, cd.shape))
+                if child._grad is None and child._rule is not None and type(g) is type(cd):
+                    child._grad = g if g is not grad else g.copy()  # _accumulate's first case
+                else:
+                    _accumulate(child, g, g is not grad)
+            if tracer is not None:
+                tracer.after(node)
         if not retain_graph:
             for node in order:
                 node._rule = _RELEASED
@@ -670,7 +671,7 @@ def _apply2(rule: Rule, a: Any, b: Any) -> Matrix:
         result._children = (a, b)
         result._rule = rule
         result._args = args = (av, bv)
-        result._needs = needs = (na, nb)
+        result._needs = (na, nb)
         if rule.reads:
             reads = rule.reads_two[na + 2 * nb]
             if reads:
@@ -727,18 +728,6 @@ def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     result._children = children
     result._saved = ()
     return result
-
-
-def _backprop(node: Matrix, grad: Storage) -> None:
-    """Run node's reverse rule on storages and add each operand's share into its gradient."""
-    rule = node._rule
-    args = node._args
-    for child, g in zip(node._children, rule.vjp(grad, node._data, node._needs, *args)):
-        if g is not None:
-            cd = child._data
-            if g.nrow != cd.nrow or g.ncol != cd.ncol:
-                g = ops.fit(g, cd.shape)
-            _accumulate(child, g, g is not grad)
 
 
 def _topological_order(root: Matrix) -> List[Matrix]:

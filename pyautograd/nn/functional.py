@@ -3,7 +3,6 @@ over all elements (PyTorch's default), or with reduction="sum" the sum, or with
 reduction="none" the element-wise (per-row for cross-entropy) losses."""
 from __future__ import annotations
 
-import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
