@@ -16,7 +16,7 @@ from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, hessian, hvp, jacobian, jvp
 from .matrix import Matrix, cat, maximum, minimum, where
-from .config import show_config
+from .config import VERSION as __version__, show_config
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
 from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
@@ -31,4 +31,3 @@ __all__ = [
     "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
     "set_default_dtype", "get_default_dtype",
 ]
-__version__ = "0.1.0"

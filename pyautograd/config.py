@@ -7,6 +7,8 @@ from typing import Dict, Optional, TextIO
 
 from . import backends
 
+VERSION = "0.1.0"  # the package's version (pyautograd.__version__), as pyproject.toml says
+
 
 def build_config() -> Dict[str, str]:
     """The build and runtime facts that show_config() prints, as a dict of strings."""
@@ -40,5 +42,4 @@ def show_config(file: Optional[TextIO] = None) -> None:
 
 
 def _version() -> str:
-    from . import __version__
-    return __version__
+    return VERSION

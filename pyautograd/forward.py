@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence, Tuple, Union
 import numpy as np
 
 from .grad_mode import enable_grad, is_grad_enabled
-from .matrix import Matrix, _forward_depth, _zeros_like, gradients
+from .backward import gradients
+from .matrix import Matrix, _forward_depth, _zeros_like
 
 
 def _as_tuple(x: Any) -> Tuple[Any, ...]:

@@ -15,28 +15,18 @@ The same rules run on matrices instead of storages for derivatives of derivative
 from __future__ import annotations
 
 import itertools
-import operator
-import threading
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
 from . import backends, ops
 from .backends.base import Storage, as_scalar, index_positions, normalize_axis
-from .grad_mode import _enabled, _tracer, is_grad_enabled, set_grad_enabled
+from .grad_mode import _enabled, is_grad_enabled
+from .backward import ONE_NEEDED as _ONE_NEEDED, run_backward
 from .ops import LINEAR, REDUCED, Rule
 
 Number = Union[int, float]
 Operand = Union["Matrix", Storage, Number]
-
-
-def _released_vjp(*args: Any) -> None:
-    raise RuntimeError("backward: this part of the graph was already released by an earlier "
-                       "backward(); call the first backward with retain_graph=True to "
-                       "backpropagate through it again")
-
-
-_RELEASED = Rule("released", _released_vjp, _released_vjp, ops.OTHER, "(released)")
 
 
 class Matrix:
@@ -237,55 +227,7 @@ class Matrix:
         if not self.requires_grad:
             raise RuntimeError(f"backward: this {self.shape} matrix does not require a gradient "
                                "(none of the matrices it was computed from requires one)")
-        seed = self._seed(gradient)
-        if self._rule is None:  # a leaf: nothing to propagate, only to accumulate
-            _accumulate(self, seed)
-            return
-        order = _topological_order(self)
-        for node in order:
-            node._grad = None  # intermediate gradients are recomputed, never over-counted
-        self._grad = seed
-        tracer = _tracer.get()  # pyautograd.explain() narrates; otherwise nothing to check
-        for node in reversed(order):
-            if node._saved:  # refuse values changed in place since the op recorded them
-                for owner, version in node._saved:
-                    if owner.version != version:
-                        _modified(node, owner, version)
-            if tracer is not None:
-                tracer.before(node)
-            grad = node._grad  # the hot path: node's reverse rule, shares added in
-            if grad is None:
-                grad = node.grad
-            args = node._args
-            n = len(args)  # a plain call: Python inlines it, a *args call it cannot
-            if n == 2:
-                grads = node._rule.vjp(grad, node._data, node._needs, args[0], args[1])
-            elif n == 1:
-                grads = node._rule.vjp(grad, node._data, _ONE_NEEDED, args[0])
-            else:
-                grads = node._rule.vjp(grad, node._data, node._needs, *args)
-            i = 0
-            for child in node._children:
-                g = grads[i]
-                i += 1
-                if g is None:
-                    continue
-                cd = child._data
-                if g.nrow != cd.nrow or g.ncol != cd.ncol:  # broadcast in the forward
-                    g = (g.unbroadcast(cd.nrow, cd.ncol) if g.nrow >= cd.nrow and
-                         g.ncol >= cd.ncol else ops.fit(g, cd.shape))
-                if child._grad is None and child._rule is not None and type(g) is type(cd):
-                    child._grad = g if g is not grad else g.copy()  # _accumulate's first case
-                else:
-                    _accumulate(child, g, g is not grad)
-            if tracer is not None:
-                tracer.after(node)
-        if not retain_graph:
-            for node in order:
-                node._rule = _RELEASED
-                node._children = ()
-                node._args = ()
-                node._saved = ()
+        run_backward(self, self._seed(gradient), retain_graph)
 
     def _seed(self, gradient: Any) -> Storage:
         cls = type(self._data)
@@ -595,7 +537,6 @@ def stable_softmax(x: Matrix, axis: Optional[int], log: bool, dim: Optional[int]
 
 _new_matrix = object.__new__
 _next_number = itertools.count().__next__
-_creation_number = operator.attrgetter("_seq")
 _grad_enabled = _enabled.get
 # How many forward-mode computations (jvp) are running: while it is 0, ops never look for
 # tangents, so forward mode costs ordinary code one list read per op.
@@ -685,9 +626,6 @@ def _apply2(rule: Rule, a: Any, b: Any) -> Matrix:
     return result
 
 
-_ONE_NEEDED = (True,)
-
-
 def _record(result: Matrix, rule: Rule, operands: Tuple[Any, ...], args: Tuple[Any, ...],
             needs: Tuple[bool, ...]) -> None:
     """Make result a graph node: what its reverse rule will need, and the versions of the values
@@ -730,71 +668,7 @@ def _node(data: Storage, children: Tuple[Matrix, ...], op: str) -> Matrix:
     return result
 
 
-def _topological_order(root: Matrix) -> List[Matrix]:
-    """Every non-leaf node that leads to root, children before parents.
-
-    An iterative walk collects them (no recursion, so any depth works); since every node is
-    created after its children, sorting by creation number is a topological order. Operands
-    that are numbers are not nodes."""
-    found = {id(root): root}
-    stack = [root]
-    while stack:
-        for child in stack.pop()._children:
-            if child.__class__ is Matrix and child._rule is not None and id(child) not in found:
-                found[id(child)] = child
-                stack.append(child)
-    if len(found) == 1:
-        return [root]
-    return sorted(found.values(), key=_creation_number)
-
-
-def _check_versions(node: Matrix) -> None:
-    for owner, version in node._saved:
-        if owner.version != version:
-            _modified(node, owner, version)
-
-
-def gradients(outputs: Sequence[Matrix], inputs: Sequence[Matrix],
-              seeds: Optional[Sequence[Matrix]] = None,
-              create_graph: bool = False) -> Tuple[Optional[Matrix], ...]:
-    """d(sum_k <seed_k, output_k>)/d(input) for each input (None where no path leads to it), as
-    matrices, leaving every `.grad` alone (torch.autograd.grad). The reverse rules run on
-    matrices, so with create_graph=True the gradients are recorded themselves and can be
-    differentiated again; in forward mode they carry tangents (forward-over-reverse)."""
-    outputs, inputs = tuple(outputs), tuple(inputs)
-    for out in outputs:
-        if not out.requires_grad:
-            raise RuntimeError(f"gradients: an output of shape {out.shape} does not require a "
-                               "gradient (none of the matrices it was computed from requires one)")
-    grads: dict = {}
-    with set_grad_enabled(create_graph):
-        for k, out in enumerate(outputs):
-            seed = (Matrix(type(out._data).full(out.shape[0], out.shape[1], 1.0), False)
-                    if seeds is None else seeds[k])
-            if seed.shape != out.shape:
-                raise ValueError(f"gradients: seed {k} has shape {seed.shape}, its output {out.shape}")
-            previous = grads.get(id(out))
-            grads[id(out)] = seed if previous is None else previous + seed
-        nodes = {id(n): n for out in outputs if out._rule is not None
-                 for n in _topological_order(out)}
-        for node in sorted(nodes.values(), key=_creation_number, reverse=True):
-            g = grads.get(id(node))
-            if g is None:
-                continue
-            if node._saved:
-                _check_versions(node)
-            rule = node._rule
-            children = node._children
-            params = node._args[len(children):]
-            for child, gi in zip(children, rule.vjp(g, node, node._needs, *children, *params)):
-                if gi is not None:
-                    if gi.shape != child.shape:
-                        gi = ops.fit(gi, child.shape)
-                    if gi._data.dtype is not child._data.dtype:  # the operand's own dtype
-                        gi = gi.to(child._data.dtype)
-                    previous = grads.get(id(child))
-                    grads[id(child)] = gi if previous is None else previous + gi
-    return tuple(grads.get(id(x)) for x in inputs)
+Matrix.apply_rule = staticmethod(apply)  # how the rule table's helpers reach the engine
 
 
 def _push_tangent(rule: Rule, result: Matrix, operands: Tuple[Any, ...],
@@ -837,43 +711,6 @@ def _tangent_of(rule: Rule, result: Matrix, operands: Tuple[Any, ...], params: T
 
 def _zeros_like(m: Matrix) -> Matrix:
     return Matrix(type(m._data).zeros(m.shape[0], m.shape[1]), requires_grad=False)
-
-
-# A leaf may be shared by the backward passes of several threads (a model trained from a thread
-# pool): every addition into a leaf's gradient holds this lock, as PyTorch's AccumulateGrad
-# does, so that none is lost while a kernel runs without the GIL. Intermediate nodes belong to
-# one graph, one thread: they skip it (an uncontended lock still costs ~0.2 us).
-_leaf_lock = threading.Lock()
-
-
-def _accumulate(node: Matrix, g: Storage, owned: bool = True) -> None:
-    """node.grad += g. The first gradient to arrive is adopted as node.grad (or copied, when the
-    caller does not own it) instead of being added to a matrix of zeros. A gradient has its
-    node's dtype: a float64 op's share for a float32 operand is rounded to float32."""
-    if type(g) is not type(node._data):
-        g = g.astype(node._data.dtype)
-    leaf = node._rule is None
-    if leaf:
-        _leaf_lock.acquire()
-    try:
-        current = node._grad
-        if current is None:
-            node._grad = g if owned else g.copy()
-        else:
-            current += g
-    finally:
-        if leaf:
-            _leaf_lock.release()
-
-
-def _modified(node: Matrix, owner: Storage, version: int) -> None:
-    """Refuse to backpropagate through an op whose saved values were changed in place since it
-    recorded them (its gradient would silently be wrong), as PyTorch does."""
-    raise RuntimeError(
-        f"backward: a value needed to compute the gradient of {node._op!r} (its result is "
-        f"{node.shape}) has been modified by an in-place operation: a {owner.shape} matrix is "
-        f"at version {owner.version}, the op recorded version {version}. Change values after "
-        "backward(), or change a copy (m.data.copy())")
 
 
 def _storage_of(values: Any, cls: type, op: str, what: str, cast: bool = True) -> Storage:
@@ -971,8 +808,3 @@ def _extremum(row: Rule, a: Any, b: Any) -> Matrix:
     if type(a) is not Matrix:
         a, b = (b, a) if type(b) is Matrix else (_lift(a), b)
     return _apply2(row, a, b)
-
-
-def mat(values: Any, requires_grad: bool = True) -> Matrix:
-    """Short form of Matrix(values, requires_grad)."""
-    return Matrix(values, requires_grad=requires_grad)

@@ -38,6 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .backends.base import Storage, as_scalar
+from .backends.recording import capturing
 
 ELEMENTWISE, LINEAR, REDUCED, OTHER = "elementwise", "linear", "reduced", "other"
 OUT = -1  # in `reads`: the op's own output
@@ -87,13 +88,6 @@ class Rule:
 RULES: Dict[str, Rule] = {}
 
 
-def _capturing() -> bool:
-    """True while ag.compile records a step: the loss's upstream gradient then stays in its
-    1x1 buffer (a replay cannot read it in Python), so the rule broadcasts it instead."""
-    from .compile import capturing
-    return capturing()
-
-
 def _reducing(value: Callable[..., Storage]) -> Callable[..., Storage]:
     """value(*operands, reduction): the element-wise values, reduced."""
     def reduced(*args: Any) -> Storage:
@@ -106,7 +100,7 @@ def _reducing_vjp(vjp: Callable[..., Tuple]) -> Callable[..., Tuple]:
     loss's own (divided by the count for a mean), broadcast by the element-wise rule."""
     def reduced_vjp(g: Any, out: Any, n: Tuple[bool, ...], *args: Any) -> Tuple:
         *operands, reduction = args
-        if reduction != "none" and isinstance(g, Storage) and not _capturing():
+        if reduction != "none" and isinstance(g, Storage) and not capturing():
             g = g.item()  # a number: the rule then scales by it with the scalar kernels
         if reduction == "mean":
             g = g / float(operands[0].shape[0] * operands[0].shape[1])
@@ -143,8 +137,14 @@ def method_rule(name: str, vjp: Callable[..., Tuple], formula: str, reads: Seque
 # apply a row of this table, so that what they compute stays differentiable.
 
 def _apply(row: Rule, operands: Tuple[Any, ...], params: Tuple[Any, ...] = ()) -> Any:
-    from .matrix import apply  # the engine, which imports this table
-    return apply(row, operands, params)
+    """Apply a row to operands of which at least one is a Matrix: through that matrix's class
+    (`Matrix.apply_rule`, the engine), which stands above this table."""
+    for o in operands:
+        engine = getattr(type(o), "apply_rule", None)
+        if engine is not None:
+            return engine(row, operands, params)
+    raise TypeError(f"{row.name}: expected a Matrix operand, got "
+                    f"{[type(o).__name__ for o in operands]}")
 
 
 def expand(g: Any, shape: Tuple[int, int]) -> Any:
@@ -209,8 +209,7 @@ def sign(x: Any) -> Any:
     """-1, 0 or 1: piecewise constant, so a constant on matrices too (its derivative is 0)."""
     if isinstance(x, Storage):
         return x.sign()
-    from .matrix import Matrix
-    return Matrix(x.data.sign(), requires_grad=False)
+    return type(x)(x.data.sign(), requires_grad=False)
 
 
 def product(a: Any, b: Any, like: Any, trans_a: bool = False, trans_b: bool = False) -> Any:

@@ -288,8 +288,9 @@ class SkipOneLaunch:
 
 
 def the_plan(compiled):
+    """The C plan (backends/plan.py) of a compiled step with one input signature."""
     (entry,) = compiled._entries.values()
-    return entry.plan
+    return entry.plan.plan
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -341,7 +342,8 @@ def test_verify_catches_a_corrupted_loss(dtype):
     """The returned loss is compared too: a replay that overwrites it is caught."""
     with ag.backend("verify"):
         compiled, plan = replaying_lecture_step(dtype)
-        loss_buffer = plan.out_specs[0][0]
+        (entry,) = compiled._entries.values()
+        loss_buffer = entry.plan.out_specs[0][0]
         real = plan.lib
 
         class CorruptLoss:
@@ -647,7 +649,7 @@ def test_the_c_executor_refuses_table_indices_out_of_range(dtype):
     compiled = ag.compile(step)
     for _ in range(4):
         compiled()
-    plan = next(iter(compiled._entries.values())).plan
+    plan = the_plan(compiled)
     ops = plan.ops
     for field, bad in (("out", plan.n_buffers), ("buf0", -2), ("scalar_index", 10 ** 6),
                        ("kind", 99), ("dtype", 2), ("dtype", -1)):

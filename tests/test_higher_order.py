@@ -8,7 +8,8 @@ import pytest
 
 import pyautograd as ag
 from pyautograd import ops
-from pyautograd.matrix import apply, gradients
+from pyautograd.backward import gradients
+from pyautograd.matrix import apply
 from pyautograd.viz import graph_nodes
 
 from op_table import OPS, draw

@@ -466,8 +466,8 @@ class _Float32Lib:
 def _float32_namespace() -> dict:
     """This module's globals with the element type's names bound to float32: the kernels,
     the C type, the cffi array type, the NumPy dtype and the item size. The cloned functions
-    of CArray32 and the operators below look their globals up here (compile.py swaps the
-    kernels in it too, while it records a step: float32 steps are not replayed)."""
+    of CArray32 and the operators below look their globals up here (backends/recording.py
+    swaps the kernels in it too while it records a step, so float32 steps replay as well)."""
     ns = dict(globals())
     f32 = _Float32Lib(lib)
     ns.update(lib=f32, _CTYPE="float", _POINTER="float *", _DOUBLES=ffi.typeof("float[]"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from ..errors import BackendDivergenceError
 from .base import FLOAT32, FLOAT64, Storage
 from .carray import CArray, CArray32
 from .list2d import List2D, List2D32
+from .recording import internal_read, plain_number
 
 _EPS = np.finfo(np.float64).eps
 _TINY = 5e-324  # 2**-1074, the smallest subnormal: the absolute size of one ulp below 2**-1022
@@ -41,19 +42,6 @@ def user_site() -> Optional[str]:
 _ULP_OPS = {"exp", "sigmoid", "tanh", "log", "pow", "dsigmoid", "axpy"}  # rtol 4 ulp
 
 
-
-
-def _node_site() -> Tuple[Optional[str], str]:
-    """Where the op runs from: inside backward(), the node whose reverse rule runs (its creation
-    site and op); otherwise the user's own line."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "backward" and frame.f_code.co_filename.endswith("matrix.py"):
-            node = frame.f_locals.get("node")
-            if node is not None:
-                return node.data.site, f"the backward pass of {node._op!r}"
-        frame = frame.f_back
-    return user_site(), "the forward pass"
 
 
 def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.ndarray] = None,
@@ -78,14 +66,20 @@ def _check(op: str, shapes, c: np.ndarray, p: np.ndarray, bound: Optional[np.nda
             rel = np.where(scale > 0, diff / scale, np.inf)
         diff_max = float(np.nanmax(np.where(bad, diff, 0.0))) if (bad & ~np.isnan(diff)).any() else float("nan")
         rel_max = float(np.nanmax(np.where(bad, rel, 0.0))) if (bad & ~np.isnan(rel)).any() else float("nan")
-        site, phase = _node_site()
-        where = f" in {phase} of the matrix created at {site}" if site else f" in {phase}"
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise BackendDivergenceError(
-            f"{op} on shapes {', '.join(map(str, shapes))}: C and Python differ{where}: largest "
-            f"absolute error {diff_max:.3g}, largest relative error {rel_max:.3g} "
+        # found in the forward pass at the user's line; backward relocates it to the node
+        raise BackendDivergenceError.located(
+            f"{op} on shapes {', '.join(map(str, shapes))}",
+            f"largest absolute error {diff_max:.3g}, largest relative error {rel_max:.3g} "
             f"({int(bad.sum())} of {bad.size} values; first at {first}: C {float(c[first])!r}, "
-            f"Python {float(p[first])!r})")
+            f"Python {float(p[first])!r})", "the forward pass", user_site())
+
+
+def _values(c: CArray) -> np.ndarray:
+    """The C half's values, read for verify's own comparison: while compile records a step this
+    read feeds no kernel, so the recording layer lets it through (a read by the step is refused)."""
+    with internal_read():
+        return c.numpy()
 
 
 class VerifyArray(Storage):
@@ -107,15 +101,16 @@ class VerifyArray(Storage):
             self.__class__ = self.with_dtype(c.dtype)
         self.c = c
         if op:
-            _check(op, shapes, c.numpy(), py.numpy(), bound, self._EPS, self._TINY)
-            py = self._PY.from_array(c.numpy())
+            values = _values(c)
+            _check(op, shapes, values, py.numpy(), bound, self._EPS, self._TINY)
+            py = self._PY.from_array(values)
         self.py = py
 
     def _resync(self) -> None:
-        self.py = self._PY.from_array(self.c.numpy())
+        self.py = self._PY.from_array(_values(self.c))
 
     def _check(self, op, shapes, bound=None) -> None:
-        _check(op, shapes, self.c.numpy(), self.py.numpy(), bound, self._EPS, self._TINY)
+        _check(op, shapes, _values(self.c), self.py.numpy(), bound, self._EPS, self._TINY)
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "VerifyArray":
@@ -128,7 +123,7 @@ class VerifyArray(Storage):
 
     @classmethod
     def full(cls, nrow: int, ncol: int, value: float) -> "VerifyArray":
-        return cls(cls._C.full(nrow, ncol, value), cls._PY.full(nrow, ncol, value), "full",
+        return cls(cls._C.full(nrow, ncol, value), cls._PY.full(nrow, ncol, plain_number(value)), "full",
                    ((nrow, ncol),))
 
     def tolist(self) -> list:
@@ -136,6 +131,11 @@ class VerifyArray(Storage):
 
     def numpy(self) -> np.ndarray:
         return self.c.numpy()
+
+    def item(self) -> float:
+        """The C half's value (the halves agree): while compile records a step, the value a
+        recorded kernel may take (see backends/recording.py)."""
+        return self.c.item()
 
     def copy(self) -> "VerifyArray":
         return type(self)(self.c.copy(), self.py.copy())
@@ -145,14 +145,16 @@ class VerifyArray(Storage):
                            op, (self.shape, other.shape))
 
     def _binary_scalar(self, op, s, reverse):
-        return type(self)(self.c._binary_scalar(op, s, reverse), self.py._binary_scalar(op, s, reverse),
-                           f"{op} with {s!r}", (self.shape,))
+        s_py = plain_number(s)
+        return type(self)(self.c._binary_scalar(op, s, reverse), self.py._binary_scalar(op, s_py, reverse),
+                           f"{op} with {s_py!r}", (self.shape,))
 
     def _unary(self, op):
         return type(self)(self.c._unary(op), self.py._unary(op), op, (self.shape,))
 
     def _pow(self, p):
-        return type(self)(self.c._pow(p), self.py._pow(p), f"** {p!r}: pow", (self.shape,))
+        p_py = plain_number(p)
+        return type(self)(self.c._pow(p), self.py._pow(p_py), f"** {p_py!r}: pow", (self.shape,))
 
     def _dsigmoid(self, grad):
         return type(self)(self.c._dsigmoid(grad.c), self.py._dsigmoid(grad.py), "dsigmoid",
@@ -170,13 +172,13 @@ class VerifyArray(Storage):
         bound = None
         if op != "max":  # same summation order, but keep a rounding margin for the mean's division
             with np.errstate(invalid="ignore"):
-                values = np.abs(self.c.numpy().astype(np.float64))
+                values = np.abs(_values(self.c).astype(np.float64))
                 bound = 4 * self._EPS * values.sum(axis=axis, keepdims=True)
         return type(self)(c, p, f"{op}(axis={axis})", (self.shape,), bound)
 
     def _matmul_bound(self, a, b, ta, tb, k):
-        absa = np.abs(a.c.numpy()).astype(np.float64)
-        absb = np.abs(b.c.numpy()).astype(np.float64)
+        absa = np.abs(_values(a.c)).astype(np.float64)
+        absb = np.abs(_values(b.c)).astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             return (k + 2) * self._EPS * ((absa.T if ta else absa) @ (absb.T if tb else absb))
 
@@ -186,7 +188,7 @@ class VerifyArray(Storage):
                            self._matmul_bound(self, other, ta, tb, k))
 
     def _add_matmul(self, a, b, ta, tb, m, n, k):
-        before = np.abs(self.c.numpy().astype(np.float64))  # |C| before the product
+        before = np.abs(_values(self.c).astype(np.float64))  # |C| before the product
         with np.errstate(invalid="ignore", over="ignore"):
             bound = self._matmul_bound(a, b, ta, tb, k + 1) + (k + 3) * self._EPS * before
         self.c._add_matmul(a.c, b.c, ta, tb, m, n, k)
@@ -218,7 +220,7 @@ class VerifyArray(Storage):
 
     def _fill(self, value):
         self.c._fill(value)
-        self.py._fill(value)
+        self.py._fill(plain_number(value))
 
     def _inplace(self, op, other):
         self.c._inplace(op, other.c)
@@ -228,15 +230,15 @@ class VerifyArray(Storage):
 
     def _inplace_scalar(self, op, s):
         self.c._inplace_scalar(op, s)
-        self.py._inplace_scalar(op, s)
-        self._check(f"in-place {op} with {s!r}", (self.shape,))
+        self.py._inplace_scalar(op, plain_number(s))
+        self._check(f"in-place {op} with {plain_number(s)!r}", (self.shape,))
         self._resync()
 
     def _axpy(self, alpha, other):
         self.c._axpy(alpha, other.c)
-        self.py._axpy(alpha, other.py)
+        self.py._axpy(plain_number(alpha), other.py)
         self._check("axpy", (self.shape, other.shape),
-                    4 * self._EPS * (np.abs(self.c.numpy()) + np.abs(alpha * other.c.numpy())))
+                    4 * self._EPS * (np.abs(_values(self.c)) + np.abs(plain_number(alpha) * _values(other.c))))
         self._resync()
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backends, ops
 from ..backends.base import Storage, as_scalar
-from ..compile import capturing, check_zero
+from ..backends.recording import capturing, check_zero
 from ..factories import generator
 from ..matrix import Matrix, _lift, apply
 from ..ops import REDUCTIONS

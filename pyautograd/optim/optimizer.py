@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Tuple, Union
 
 import numpy as np
 
 from ..backends.base import Storage
+from ..backends.recording import capturing, declare_scalars
 from ..grad_mode import no_grad
 from ..matrix import Matrix
 
 ParamGroup = Dict[str, Any]
 Params = Union[Iterable[Matrix], Iterable[ParamGroup]]
-# Set by pyautograd.compile while it records a step: called with (optimizer, group, parameter,
-# state, scalars) before each update, it returns the scalars the update should use.
-_capture_hook: List[Optional[Callable[..., Tuple[float, ...]]]] = [None]
 
 
 def check_hyper(op: str, name: str, value: Any, low: float = 0.0, high: float = math.inf,
@@ -109,7 +107,7 @@ class Optimizer:
     @no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        hook = _capture_hook[0]
+        recording = capturing()  # compile is recording this step: declare the per-step numbers
         for group in self.param_groups:
             for p in group["params"]:
                 if p.has_grad:
@@ -117,8 +115,10 @@ class Optimizer:
                     if not state:
                         self._init_state(p, group, state)
                     scalars = self._scalars(group, state)
-                    if hook is not None:  # pyautograd.compile is recording this step
-                        scalars = hook(self, group, p, state, scalars)
+                    if recording:  # recomputed before each replay (see compile.py)
+                        structure = self._structure(group, state)
+                        scalars = declare_scalars(scalars, (self, group, p, state, structure),
+                                                  (id(self), id(group), id(p), structure))
                     self._update(p, p.grad, group, state, scalars)
 
     # A subclass splits its update in three, so that pyautograd.compile can replay it: the

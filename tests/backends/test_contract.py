@@ -12,7 +12,7 @@ from pyautograd.backends.base import BINARY_OPS, PRIMITIVES, REDUCE_OPS, SELECT_
 
 from conftest import needs_c
 
-CSRC = Path(__file__).resolve().parent.parent / "csrc"
+CSRC = Path(__file__).resolve().parents[2] / "csrc"
 UNKNOWN_OP = -1  # PAG_UNKNOWN_OP of csrc/pyautograd.h
 ENUMS = {"pag_binary_op": BINARY_OPS, "pag_unary_op": UNARY_OPS, "pag_reduce_op": REDUCE_OPS,
          "pag_select_op": SELECT_OPS}
