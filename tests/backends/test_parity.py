@@ -35,6 +35,7 @@ BINARY = ["__add__", "__sub__", "__mul__", "__truediv__", "__pow__", "__lt__", "
           "__ge__", "__eq__", "__ne__", "maximum", "minimum"]
 REFLECTED = {"__add__": "__radd__", "__sub__": "__rsub__", "__mul__": "__rmul__",
              "__truediv__": "__rtruediv__", "__pow__": "__rpow__"}
+REDUCTIONS = ("sum", "mean", "max", "min", "argmax", "argmin")  # REDUCE_OPS and SELECT_OPS
 UNARY_ULP = {"exp": 2, "sigmoid": 4, "expm1": 0, "log": 0, "log1p": 0, "sqrt": 0, "square": 0,
              "tanh": 0, "relu": 0, "abs": 0, "sign": 0, "__neg__": 0}
 
@@ -136,7 +137,7 @@ def test_reductions_and_selections_on_arrays_and_views(a, ties):
         c, p = both(values)
         # sums of row-major buffers run in the same order on both backends: equal to the last
         # bit; selections also on C's transposed views (a sum over one rounds in another order)
-        for view_c, view_p, names in ((c, p, ("sum", "mean", "max", "min", "argmax", "argmin")),
+        for view_c, view_p, names in ((c, p, REDUCTIONS),
                                       (c.T, p.T, ("max", "min", "argmax", "argmin"))):
             for name in names:
                 for axis in (None, 0, 1):
@@ -202,3 +203,15 @@ def test_every_pair_of_ieee_specials():
     for name in ("exp", "sigmoid"):
         c, p = getattr(ca, name)().numpy()[0], getattr(pa, name)().numpy()[0]
         assert np.array_equal(c[special], p[special], equal_nan=True), name
+
+
+def test_every_storage_op_is_fuzzed_here():
+    """The kernels' name lists of the contract (backends/base.py) against what this file fuzzes:
+    a new kernel that joins a list and not the fuzz fails here, so it cannot ship unchecked."""
+    from pyautograd.backends.base import BINARY_OPS, REDUCE_OPS, SELECT_OPS, UNARY_OPS
+    dunder = {"__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div",
+              "__pow__": "pow", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
+              "__eq__": "eq", "__ne__": "ne", "__neg__": "neg"}
+    assert {dunder.get(op, op) for op in BINARY} == set(BINARY_OPS)
+    assert {dunder.get(op, op) for op in UNARY_ULP} == set(UNARY_OPS)
+    assert set(REDUCTIONS) == set(REDUCE_OPS) | set(SELECT_OPS)
