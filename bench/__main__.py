@@ -21,6 +21,8 @@ MEMORY_HEADING = (f"Peak memory growth over {memory.STEPS} train steps (peak res
                   "implementation alone in a fresh process, 1 thread; it includes the step's copies "
                   "of the data and parameters and one-time costs: JAX's compilation, ag.compile's "
                   "recordings, pools and caches)")
+# --quick measures memory in the processes that start fast (no torch or jax to import): a smoke test
+QUICK_MEMORY_IMPLS = ("pyautograd-c", "compiled", "numpy")
 SLOWER_HEADING = (f"Rows more than {100 * (report.THREAD_SLACK - 1):.0f}% slower on more threads "
                   f"than on 1 ({report.THREADED} first: the rule holds it to none; the other "
                   "implementations show how noisy the machine was)")
@@ -76,7 +78,8 @@ def main(argv=None) -> int:
                     results.append((n_threads, case))
     peak = {}
     if not args.no_memory:
-        peak = memory.memory_rows(memory_cases(suites, args.quick), progress=progress_line)
+        impls = QUICK_MEMORY_IMPLS if args.quick else memory.MEMORY_IMPLS
+        peak = memory.memory_rows(memory_cases(suites, args.quick), impls, progress_line)
     progress_line("")
     print()
     text = report.table(results)
