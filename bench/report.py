@@ -13,10 +13,12 @@ import numpy as np
 
 import pyautograd as ag
 
+from . import peers
 from .harness import Case, torch
 from .suites import HVP_INPUTS
 
-IMPLS = ["pyautograd-c", "compiled", "pyautograd-python", "numpy", "torch", "pyautograd-c-native"]
+IMPLS = ["pyautograd-c", "compiled", "pyautograd-python", "numpy", "torch", "jax", "hips-autograd",
+         "pyautograd-c-native"]
 
 
 def _fmt_time(seconds: Optional[float]) -> str:
@@ -59,13 +61,14 @@ def _fmt_ratio(r: Optional[float]) -> str:
 
 def table(results: List[Tuple[int, Case]]) -> str:
     lines = ["| suite | case | threads | " + " | ".join(IMPLS) + " | c / torch | c / numpy | python / c "
-             "| compiled / torch | compiled / numpy |",
-             "|---|---|---|" + "---|" * len(IMPLS) + "---|---|---|---|---|"]
+             "| compiled / torch | compiled / numpy | compiled / jax | c / hips |",
+             "|---|---|---|" + "---|" * len(IMPLS) + "---|" * 7]
     for n_threads, case in results:
         cells = [_cell(case, impl) for impl in IMPLS]
         ratios = [_ratio(case, "pyautograd-c", "torch"), _ratio(case, "pyautograd-c", "numpy"),
                   _ratio(case, "pyautograd-python", "pyautograd-c"),
-                  _ratio(case, "compiled", "torch"), _ratio(case, "compiled", "numpy")]
+                  _ratio(case, "compiled", "torch"), _ratio(case, "compiled", "numpy"),
+                  _ratio(case, "compiled", "jax"), _ratio(case, "pyautograd-c", "hips-autograd")]
         lines.append(f"| {case.suite} | {case.name} | {n_threads} | " + " | ".join(cells) + " | "
                      + " | ".join(_fmt_ratio(r) for r in ratios) + " |")
     return "\n".join(lines)
@@ -103,6 +106,25 @@ TARGETS += ([("float32", f"matmul float32 n={n}", "numpy", "pyautograd-c", 0.9, 
             + [("float32", f"{kind} float32 (N,D,H)=({n},{d},{h})", "pyautograd-c", "torch", bound,
                 "max") for kind in TRAIN_STEPS
                for (n, d, h), bound in (((64, 16, 32), 0.3), ((1024, 784, 256), 1.0))])
+# Issue 24, both train steps in both dtypes: the compiled step against JAX's jitted one, the
+# eager step (pyautograd-c) against HIPS autograd's, at most these ratios at each size.
+JAX_BOUNDS = {(4, 2, 4): (0.25, 0.25), (64, 16, 32): (0.35, 0.35), (256, 64, 128): (0.80, 0.80),
+              (1024, 784, 256): (0.95, 1.00)}  # (float64, float32)
+HIPS_BOUNDS = {(4, 2, 4): 0.2, (64, 16, 32): 0.25, (256, 64, 128): 0.5, (1024, 784, 256): 0.7}
+
+
+def _train_row(kind: str, size, dtype: str) -> Tuple[str, str]:
+    """(suite, case name) of a train row in dtype."""
+    shape = "(N,D,H)=({},{},{})".format(*size)
+    return ("train", f"{kind} {shape}") if dtype == "float64" else ("float32", f"{kind} float32 {shape}")
+
+
+TARGETS += [(*_train_row(kind, size, dtype), "compiled", "jax", bounds[i], "max")
+            for i, dtype in enumerate(("float64", "float32")) for kind in TRAIN_STEPS
+            for size, bounds in JAX_BOUNDS.items()]
+TARGETS += [(*_train_row(kind, size, dtype), "pyautograd-c", "hips-autograd", bound, "max")
+            for dtype in ("float64", "float32") for kind in TRAIN_STEPS
+            for size, bound in HIPS_BOUNDS.items()]
 TARGET_THREADS = 1
 # Issue 11, between two rows: (suite, row, row it is compared with, implementation, bound):
 # the ratio of the implementation's medians in the two rows is at most the bound.
@@ -171,6 +193,14 @@ def thread_target(results: List[Tuple[int, Case]], found) -> List[str]:
             f"{THREAD_SLACK:.2f} (target: none) {'met' if ours == 0 else 'MISSED'}"]
 
 
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def machine() -> Dict[str, str]:
     cpu = platform.processor() or "unknown"
     try:
@@ -183,13 +213,29 @@ def machine() -> Dict[str, str]:
         pass
     return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch.__version__ if torch is not None else "not installed",
+            "jax": peers.jax.__version__ if peers.jax is not None else "not installed",
+            "autograd": _version("autograd") if peers.autograd is not None else "not installed",
             "pyautograd": ag.__version__}
 
 
-def write_json(results: List[Tuple[int, Case]], path: str, command: str) -> None:
+def memory_table(rows: Dict[tuple, Dict[str, Optional[float]]]) -> str:
+    """bench.memory's {(kind, size, dtype): {impl: MiB or None}} as a Markdown table."""
+    impls = list(dict.fromkeys(impl for row in rows.values() for impl in row))
+    lines = ["| step | dtype | (N,D,H) | " + " | ".join(impls) + " |",
+             "|---|---|---|" + "---|" * len(impls)]
+    for (kind, size, dtype), row in rows.items():
+        cells = ["-" if row.get(impl) is None else f"{row[impl]:.1f} MiB" for impl in impls]
+        lines.append(f"| {kind} | {dtype} | ({','.join(map(str, size))}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_json(results: List[Tuple[int, Case]], path: str, command: str,
+               memory: Optional[Dict[tuple, Dict[str, Optional[float]]]] = None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     payload = {"command": command, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
                "machine": machine(),
+               "peak_memory_growth_mib": [{"step": kind, "size": list(size), "dtype": dtype, "mib": row}
+                                          for (kind, size, dtype), row in (memory or {}).items()],
                "results": [{"suite": c.suite, "case": c.name, "threads": t, "flops": c.flops,
                             "median_seconds": c.medians, "minor_faults_per_call": c.faults,
                             "skipped": c.skipped} for t, c in results],

@@ -1,7 +1,9 @@
 """The benchmark suites. Each builds Cases whose implementations do the same work:
 pyautograd on the C backend, pyautograd on the Python backend (small sizes only), NumPy written
 by hand, and PyTorch float64 where it is installed. The float32 suite does the matmul and both
-train steps in float32 throughout: pyautograd (eager and compiled), NumPy and PyTorch (issue 16)."""
+train steps in float32 throughout: pyautograd (eager and compiled), NumPy and PyTorch (issue 16).
+Both train suites also time JAX (jitted) and HIPS autograd (eager) where installed (issue 24,
+bench/peers.py)."""
 from __future__ import annotations
 
 from typing import List
@@ -13,14 +15,15 @@ from pyautograd import nn, optim
 from pyautograd.backends.carray import CArray, CArray32
 from pyautograd.backends.list2d import List2D, List2D32
 
+from . import peers
 from .harness import Case, torch
 from .portable import portable
 
 TRAIN_SIZES = [(4, 2, 4), (64, 16, 32), (256, 64, 128), (1024, 784, 256)]
-LEARNING_RATE = 0.1
+LEARNING_RATE = peers.LEARNING_RATE
 
 
-FLOAT32_TRAIN_SIZES = [(64, 16, 32), (1024, 784, 256)]
+FLOAT32_TRAIN_SIZES = TRAIN_SIZES  # issue 24's peer targets are at every size, in both dtypes
 
 
 def _torch(a: np.ndarray, requires_grad: bool = False, dtype: str = "float64"):
@@ -234,19 +237,27 @@ def train_data(n: int, d: int, h: int):
 STEPS = {"lecture": (_pyautograd_lecture, _torch_lecture), "nn": (_pyautograd_nn, _torch_nn)}
 
 
-def train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
+def train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True,
+                dtype: str = "float64", only=None, data=None):
     """The `kind` ("lecture" or "nn") train-step callables of every implementation for one
-    size, each on its own copy of the same data and initial parameters. `compiled` is the
-    pyautograd-c step under ag.compile: after a warm-up and two recorded calls, one C call."""
+    size, in dtype, each on its own copy of the same data and initial parameters. `compiled` is
+    the pyautograd-c step under ag.compile: after a warm-up and two recorded calls, one C call.
+    The peers (torch, jax, hips-autograd) only where installed; `only`: just these names;
+    `data`: train_data(n, d, h) made by the caller."""
     ours, theirs = STEPS[kind]
-    X, Y, params = train_data(n, d, h)
-    impls = {"pyautograd-c": ours("c", X, Y, params), "compiled": ag.compile(ours("c", X, Y, params))}
-    if with_python:
-        impls["pyautograd-python"] = ours("python", X, Y, params)
-    impls["numpy"] = _numpy_step(X, Y, params)
-    if torch is not None:
-        impls["torch"] = theirs(X, Y, params)
-    return impls
+    X, Y, params = train_data(n, d, h) if data is None else data
+    builders = {
+        "pyautograd-c": lambda: ours("c", X, Y, params, dtype),
+        "compiled": lambda: ag.compile(ours("c", X, Y, params, dtype)),
+        "pyautograd-python": lambda: ours("python", X, Y, params, dtype),
+        "numpy": lambda: _numpy_step(X, Y, params, dtype),
+        "torch": lambda: theirs(X, Y, params, dtype),
+        "jax": lambda: peers.jax_step(kind, X, Y, params, dtype),
+        "hips-autograd": lambda: peers.hips_step(kind, X, Y, params, dtype)}
+    wanted = {"pyautograd-python": with_python, "torch": torch is not None,
+              "jax": peers.jax is not None, "hips-autograd": peers.autograd is not None}
+    return {name: build() for name, build in builders.items()
+            if wanted.get(name, True) and (only is None or name in only)}
 
 
 def train(quick: bool) -> List[Case]:
@@ -305,16 +316,7 @@ def derivatives(quick: bool) -> List[Case]:
 def float32_train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
     """train_steps' implementations in float32, the compiled column included (ag.compile
     records and replays float32 steps as it does float64 ones)."""
-    ours, theirs = STEPS[kind]
-    X, Y, params = train_data(n, d, h)
-    impls = {"pyautograd-c": ours("c", X, Y, params, "float32"),
-             "compiled": ag.compile(ours("c", X, Y, params, "float32"))}
-    if with_python:
-        impls["pyautograd-python"] = ours("python", X, Y, params, "float32")
-    impls["numpy"] = _numpy_step(X, Y, params, "float32")
-    if torch is not None:
-        impls["torch"] = theirs(X, Y, params, "float32")
-    return impls
+    return train_steps(kind, n, d, h, with_python, "float32")
 
 
 def float32(quick: bool) -> List[Case]:

@@ -3,7 +3,9 @@ build of the suites (quick sizes), returns the same values, so none of them time
 or other parameters than its neighbours. And its bookkeeping (page faults, targets, the thread
 rule) reports what was measured. Nothing here is timed."""
 import mmap
+import os
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -13,8 +15,10 @@ ROOT = str(pathlib.Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:  # `pytest` run without `python -m` does not put the root on the path
     sys.path.append(ROOT)
 
-from bench import harness, report  # noqa: E402
+from bench import harness, memory, peers, report  # noqa: E402
 from bench.suites import SUITES  # noqa: E402
+
+PEERS = {"torch": harness.torch, "jax": peers.jax, "hips-autograd": peers.autograd}
 
 # Relative tolerance per suite: kernels and train steps sum in different orders in each library
 # (matmul blocking, reductions), the 1x1 overhead rows add two small integers exactly; float32
@@ -47,11 +51,11 @@ def reference(values: dict) -> str:
     return "numpy" if "numpy" in values else "pyautograd-c"
 
 
-@pytest.mark.parametrize("impl", ["pyautograd-c", "compiled", "pyautograd-python", "torch",
-                                  "pyautograd-c-native"])
+@pytest.mark.parametrize("impl", ["pyautograd-c", "compiled", "pyautograd-python", "torch", "jax",
+                                  "hips-autograd", "pyautograd-c-native"])
 def test_every_implementation_of_a_row_computes_what_its_reference_does(first_calls, impl):
-    if impl == "torch" and harness.torch is None:
-        pytest.skip("PyTorch is not installed: its column is not built")
+    if impl in PEERS and PEERS[impl] is None:
+        pytest.skip(f"{impl} is not installed: its column is not built")
     compared, wrong = 0, []
     for (suite, name), values in first_calls.items():
         ref = reference(values)
@@ -66,7 +70,9 @@ def test_every_implementation_of_a_row_computes_what_its_reference_does(first_ca
                          f"from {ref}'s values (scale {scale:.3g})")
         compared += 1
     assert not wrong, f"{impl} does not do its row's work:\n" + "\n".join(wrong)
-    assert compared >= {"compiled": 4, "pyautograd-c-native": 1}.get(impl, 10), \
+    # compiled and the JAX and HIPS peers: the quick train rows of both dtypes only
+    assert compared >= {"compiled": 8, "jax": 8, "hips-autograd": 8,
+                        "pyautograd-c-native": 1}.get(impl, 10), \
         f"only {compared} rows have both {impl} and a reference"
 
 
@@ -118,10 +124,14 @@ def test_targets_are_issue_10s_for_both_train_steps_on_one_thread_only():
                measured("kernels", "matmul n=512", pyautograd_c=1.0, numpy=0.96)]
     lines = report.check_targets(results)
     # 2 rows x 3 train targets, 1 matmul; nothing from the 2-thread row; then issue 15's
-    # compiled targets and issue 11's hvp / gradient, not measured here
-    assert len(lines) == 12
+    # compiled targets, issue 24's jax and hips-autograd ones and issue 11's hvp / gradient,
+    # not measured here
+    assert len(lines) == 16
     assert all(line.endswith("not measured") and "compiled" in line for line in lines[7:11])
-    assert lines[11].endswith("not measured") and "hvp" in lines[11]
+    assert all(line.endswith("not measured") for line in lines[11:15])
+    assert [line.split(", ")[-1].split(":")[0] for line in lines[11:15]] == \
+        ["compiled / jax"] * 2 + ["pyautograd-c / hips-autograd"] * 2
+    assert lines[15].endswith("not measured") and "hvp" in lines[15]
     assert lines[0].endswith("matmul n=512, numpy / pyautograd-c: 0.96 (target >= 0.95) met")
     assert lines[1].endswith("lecture (N,D,H)=(64,16,32), pyautograd-c / torch: 0.29 (target <= 0.3) met")
     assert lines[2].endswith("lecture (N,D,H)=(64,16,32), pyautograd-c / numpy: 1.71 (target <= 1.6) MISSED")
@@ -241,8 +251,99 @@ def test_the_float32_targets_are_issue_16s():
                         torch=6.2e-3),
                measured("float32", "lecture float32 (N,D,H)=(64,16,32)", pyautograd_c=25e-6,
                         torch=100e-6)]
-    lines = [line for line in report.check_targets(results) if line.startswith("- float32")]
+    lines = [line for line in report.check_targets(results)
+             if line.startswith("- float32") and "jax" not in line and "hips" not in line]
     assert lines == [
         "- float32: matmul float32 n=512, numpy / pyautograd-c: 0.92 (target >= 0.9) met",
         "- float32: lecture float32 (N,D,H)=(64,16,32), pyautograd-c / torch: 0.25 (target <= 0.3) met",
         "- float32: nn float32 (N,D,H)=(1024,784,256), pyautograd-c / torch: 1.13 (target <= 1.0) MISSED"]
+
+
+def test_the_peer_targets_are_issue_24s():
+    """compiled / jax and pyautograd-c / hips-autograd, both train steps, both dtypes."""
+    results = [measured("train", "nn (N,D,H)=(4,2,4)", compiled=2e-6, jax=10e-6,
+                        pyautograd_c=30e-6, hips_autograd=100e-6),
+               measured("float32", "lecture float32 (N,D,H)=(1024,784,256)", compiled=9.9e-3,
+                        jax=10e-3, pyautograd_c=7e-3, hips_autograd=10e-3)]
+    lines = [line for line in report.check_targets(results) if "jax" in line or "hips" in line]
+    assert lines == [
+        "- train: nn (N,D,H)=(4,2,4), compiled / jax: 0.20 (target <= 0.25) met",
+        "- float32: lecture float32 (N,D,H)=(1024,784,256), compiled / jax: 0.99 (target <= 1.0) met",
+        "- train: nn (N,D,H)=(4,2,4), pyautograd-c / hips-autograd: 0.30 (target <= 0.2) MISSED",
+        "- float32: lecture float32 (N,D,H)=(1024,784,256), pyautograd-c / hips-autograd: 0.70 "
+        "(target <= 0.7) met"]
+    named = {(name, num, den, bound) for _, name, num, den, bound, _ in report.TARGETS}
+    for kind in ("lecture", "nn"):
+        for size, jax64, jax32, hips in (("4,2,4", 0.25, 0.25, 0.2), ("64,16,32", 0.35, 0.35, 0.25),
+                                         ("256,64,128", 0.8, 0.8, 0.5),
+                                         ("1024,784,256", 0.95, 1.0, 0.7)):
+            for name, jax_bound in ((f"{kind} (N,D,H)=({size})", jax64),
+                                    (f"{kind} float32 (N,D,H)=({size})", jax32)):
+                assert (name, "compiled", "jax", jax_bound) in named
+                assert (name, "pyautograd-c", "hips-autograd", hips) in named
+    table = report.table(results)
+    assert table.splitlines()[0].endswith("| compiled / jax | c / hips |")
+    assert table.splitlines()[2].endswith("| 0.20 | 0.30 |")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind", ["lecture", "nn"])
+@pytest.mark.parametrize("peer", ["jax", "hips-autograd"])
+def test_the_peers_train_the_same_network_as_our_eager_step(peer, kind, dtype):
+    """Step after step (updates included), JAX's and HIPS autograd's losses are ours."""
+    if PEERS[peer] is None:
+        pytest.skip(f"{peer} is not installed")
+    from bench.suites import train_steps
+    impls = train_steps(kind, 64, 16, 32, with_python=False, dtype=dtype,
+                        only={"pyautograd-c", peer})
+    rtol = RTOL["train"] if dtype == "float64" else RTOL["float32"]
+    for _ in range(5):
+        want, got = impls["pyautograd-c"]().item(), as_array(impls[peer]()).item()
+        assert got == pytest.approx(want, rel=rtol, abs=0), (peer, kind, dtype)
+
+
+def test_a_missing_peer_leaves_its_columns_empty(monkeypatch):
+    """Without jax and autograd installed (imports blocked in a fresh process) bench.peers still
+    imports; without them the suites build no such column, the table shows a dash and their
+    targets say 'not measured'."""
+    blocked = ("import sys; sys.modules['jax'] = sys.modules['autograd'] = None; "
+               "from bench import peers; print(peers.jax, peers.autograd, peers.JAX_THREADS)")
+    done = subprocess.run([sys.executable, "-c", blocked], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "None", "not", "installed"]
+    from bench import suites
+    monkeypatch.setattr(peers, "jax", None)
+    monkeypatch.setattr(peers, "autograd", None)
+    impls = suites.train_steps("nn", 4, 2, 4, with_python=False)
+    assert not {"jax", "hips-autograd"} & set(impls)
+    case = harness.Case("train", "nn (N,D,H)=(4,2,4)", impls)
+    case.medians = {impl: 1e-3 for impl in impls}
+    row = report.table([(1, case)]).splitlines()[2].split(" | ")
+    header = report.table([]).splitlines()[0].split(" | ")
+    assert row[header.index("jax")] == row[header.index("hips-autograd")] == "-"
+    assert row[-2] == "-" and row[-1] == "- |"  # compiled / jax, c / hips
+    missing = [line for line in report.check_targets([(1, case)]) if "jax" in line or "hips" in line]
+    assert len(missing) == 2 and all(line.endswith("not measured") for line in missing)
+
+
+@pytest.mark.skipif(peers.jax is None or not os.path.isdir("/proc/self/task"),
+                    reason="needs jax and /proc")
+def test_jax_is_held_to_one_thread():
+    """XLA_FLAGS alone does not do it any more: a jitted matmul keeps one thread busy."""
+    assert peers.JAX_THREADS.startswith("1 ")
+    assert peers.jax_busy_threads() == 1
+
+
+@pytest.mark.skipif(memory.resource is None, reason="no resource module: memory is not measured")
+def test_peak_memory_is_measured_in_a_fresh_process_in_mib():
+    grown = memory.peak_growth_mib("lecture", (4, 2, 4), "float64", "numpy", steps=3)
+    assert isinstance(grown, float) and 0 <= grown < 50
+    assert memory.measure_here("lecture", (4, 2, 4), "float64", "no-such-impl", 1) is None
+    # the unit: 128 MiB touched in a fresh process shows as about 128 MiB of growth
+    probe = ("from bench import memory; import numpy as np; before = memory.max_rss_mib(); "
+             "a = np.ones(2 ** 24); print(memory.max_rss_mib() - before)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert 120 < float(done.stdout) < 140
+    table = report.memory_table({("lecture", (4, 2, 4), "float64"): {"numpy": 1.25, "jax": None}})
+    assert table.splitlines()[2] == "| lecture | float64 | (4,2,4) | 1.2 MiB | - |"
