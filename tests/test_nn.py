@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import pyautograd as ag
-from pyautograd import nn
+from pyautograd import nn, optim
 from pyautograd.nn import functional as F
+from conftest import needs_c
 
 
 def test_parameters_are_found_recursively_in_order_and_once(backend_name):
@@ -704,3 +705,102 @@ def test_zero_grad_set_to_none_false_keeps_zeros_that_count(backend_name):
     assert not any(p.has_grad for p in model.parameters())
     model.zero_grad(set_to_none=False)  # no gradient yet: zeros all the same, as PyTorch
     assert all(p.has_grad and p.grad.shape == p.shape for p in model.parameters())
+
+
+def _compiled_against_eager(make, n_steps=12):
+    """A compiled copy and an eager copy of the same step agree bit for bit: losses, parameters
+    and every other matrix of the model (running statistics). Returns the compiled step."""
+    eager_step, eager_model = make()
+    step, model = make()
+    compiled = ag.compile(step)
+    for i in range(n_steps):
+        want, got = eager_step(), compiled()
+        assert got.item() == want.item(), f"step {i}"
+        for (name, a), (_, b) in zip(model.state_dict().items(), eager_model.state_dict().items()):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"step {i}: {name}")
+    return compiled
+
+
+def _layer_step(layers, loss_fn, opt_kind="sgd", clip=None, zero_to_none=True):
+    def make():
+        ag.manual_seed(0)
+        rng = np.random.default_rng(0)
+        x = ag.mat(rng.standard_normal((8, 4)), requires_grad=False)
+        y = ag.mat(rng.standard_normal((8, 2)), requires_grad=False)
+        model = nn.Sequential(*layers())
+        opt = (optim.SGD(model.parameters(), lr=0.05, momentum=0.9) if opt_kind == "sgd"
+               else optim.Adam(model.parameters(), lr=0.01))
+
+        def step():
+            opt.zero_grad(set_to_none=zero_to_none)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            if clip == "norm":
+                nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            elif clip == "value":
+                nn.utils.clip_grad_value_(model.parameters(), 0.01)
+            opt.step()
+            return loss
+        return step, model
+    return make
+
+
+COMPILED_CASES = {
+    "batchnorm": (lambda: [nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 2)], nn.MSELoss()),
+    "batchnorm_cumulative": (lambda: [nn.Linear(4, 6), nn.BatchNorm1d(6, momentum=None), nn.Linear(6, 2)],
+                             nn.L1Loss()),
+    "layernorm_flatten": (lambda: [nn.Flatten(), nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 2)],
+                          nn.SmoothL1Loss(beta=0.5)),
+    "huber": (lambda: [nn.Linear(4, 2)], nn.HuberLoss(delta=0.3)),
+}
+
+
+@needs_c
+@pytest.mark.parametrize("name", sorted(COMPILED_CASES))
+@pytest.mark.parametrize("opt_kind", ["sgd", "adam"])
+def test_new_layers_and_losses_replay_bit_for_bit_in_compile(name, opt_kind):
+    layers, loss_fn = COMPILED_CASES[name]
+    with ag.backend("c"):
+        compiled = _compiled_against_eager(_layer_step(layers, loss_fn, opt_kind))
+    assert compiled.stats["replayed"] == 9
+
+
+@needs_c
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_clipping_and_zeroed_gradients_replay_bit_for_bit_in_compile(clip):
+    make = _layer_step(lambda: [nn.Linear(4, 6), nn.Sigmoid(), nn.Linear(6, 2)], nn.MSELoss(), "sgd",
+                       clip=clip, zero_to_none=False)
+    with ag.backend("c"):
+        compiled = _compiled_against_eager(make)
+    assert compiled.stats["replayed"] == 9
+
+
+@needs_c
+def test_embedding_is_refused_in_compile():
+    with ag.backend("c"):
+        table = nn.Embedding(4, 2)
+
+        @ag.compile
+        def step(x):
+            loss = (table([0, 3]) * x).sum()
+            loss.backward()
+            return loss
+        x = ag.ones(2, 2, requires_grad=False)
+        step(x)  # the first call runs eagerly
+        with pytest.raises(ag.CaptureError, match="Embedding reads its indices in Python"):
+            step(x)
+
+
+def test_piecewise_losses_at_their_threshold_match_pytorch(backend_name):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    pred, target = np.array([[1.0, -1.0, 0.25, 3.0]]), np.array([[0.5, -0.5, 0.25, 0.0]])  # |d| = 0.5 twice
+    for ours, theirs in [(lambda m: F.huber_loss(m, target, delta=0.5), lambda t: tf.huber_loss(t, torch.tensor(target), delta=0.5)),
+                         (lambda m: F.smooth_l1_loss(m, target, beta=0.5),
+                          lambda t: tf.smooth_l1_loss(t, torch.tensor(target), beta=0.5))]:
+        m, t = _pair(torch, pred)
+        loss, tloss = ours(m), theirs(t)
+        _close(loss, tloss)
+        loss.backward()
+        tloss.backward()
+        _close(m.grad, t.grad)

@@ -11,7 +11,7 @@ from .. import backends, ops
 from ..backends.base import Storage, as_scalar
 from ..compile import capturing, check_zero
 from ..factories import generator
-from ..matrix import Matrix, _lift, apply
+from ..matrix import Matrix, _lift, apply, minimum
 from ..ops import REDUCTIONS
 
 
@@ -245,6 +245,9 @@ def _check_threshold(op: str, name: str, value: Any, positive: bool) -> float:
     return float(value)
 
 
+# Both piecewise losses are written with minimum (no where, whose kernel ag.compile does not
+# replay): with c = min(|d|, t), 0.5 c^2 + t (|d| - c) is 0.5 d^2 below t and t (|d| - t / 2)
+# beyond, and at |d| = t minimum's split gradient gives t sign(d), PyTorch's value there.
 def smooth_l1_loss(prediction: Matrix, target: Any, reduction: str = "mean",
                    beta: float = 1.0) -> Matrix:
     """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere, d = prediction - target
@@ -253,12 +256,11 @@ def smooth_l1_loss(prediction: Matrix, target: Any, reduction: str = "mean",
     check_reduction(op, reduction)
     beta = _check_threshold(op, "beta", beta, positive=False)
     prediction, target = _same_shape_target(op, prediction, target)
-    d = prediction - target
-    size = d.abs()
+    size = (prediction - target).abs()
     if beta == 0.0:
         return _reduce(size, reduction)
-    from ..matrix import where
-    return _reduce(where(size < beta, d * d * (0.5 / beta), size - 0.5 * beta), reduction)
+    inner = minimum(size, beta)  # |d| below beta, beta beyond: the quadratic part's argument
+    return _reduce(inner * inner * (0.5 / beta) + (size - inner), reduction)
 
 
 def huber_loss(prediction: Matrix, target: Any, reduction: str = "mean",
@@ -268,10 +270,9 @@ def huber_loss(prediction: Matrix, target: Any, reduction: str = "mean",
     check_reduction(op, reduction)
     delta = _check_threshold(op, "delta", delta, positive=True)
     prediction, target = _same_shape_target(op, prediction, target)
-    d = prediction - target
-    size = d.abs()
-    from ..matrix import where
-    return _reduce(where(size < delta, d * d * 0.5, (size - 0.5 * delta) * delta), reduction)
+    size = (prediction - target).abs()
+    inner = minimum(size, delta)
+    return _reduce(inner * inner * 0.5 + (size - inner) * delta, reduction)
 
 
 def relu(x: Matrix) -> Matrix:
