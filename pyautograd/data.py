@@ -179,8 +179,10 @@ def _batches(columns: Tuple[Rows, ...], order: np.ndarray, batch_size: int,
     stop = len(order) - len(order) % batch_size if drop_last else len(order)
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
-        yield tuple(a[index] if c is a else Matrix(type(c.data).from_array(a[index]), False)
-                    for c, a in zip(columns, arrays))
+        batch = []  # a plain loop: tuple(<genexpr>) inside this generator broke under threads
+        for c, a in zip(columns, arrays):
+            batch.append(a[index] if c is a else Matrix(type(c.data).from_array(a[index]), False))
+        yield tuple(batch)
 
 
 class TensorDataset:
