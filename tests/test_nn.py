@@ -496,6 +496,9 @@ def test_loss_errors_name_the_op_and_values():
         F.l1_loss(z, [[1.0, 2.0]])
     with pytest.raises(TypeError, match="NLLLoss: ignore_index must be an integer"):
         nn.NLLLoss(ignore_index=0.5)
+    with pytest.raises(TypeError, match="cross_entropy: ignore_index must be an integer, got float 0.1"):
+        F.cross_entropy(z, [0], "sum", 0.1)  # the old positional (reduction, label_smoothing)
+    assert F.cross_entropy(z, [0], "sum").item() == F.cross_entropy(z, [0], reduction="sum").item()
     assert np.isnan(F.cross_entropy(z, [-100]).item())  # every row ignored: 0 / 0, as PyTorch
 
 
@@ -804,3 +807,19 @@ def test_piecewise_losses_at_their_threshold_match_pytorch(backend_name):
         loss.backward()
         tloss.backward()
         _close(m.grad, t.grad)
+
+
+def test_the_new_losses_cross_the_torch_bridge_both_ways():
+    torch = pytest.importorskip("torch")
+    for loss in (nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, reduction="sum", label_smoothing=0.1),
+                 nn.NLLLoss(weight=[0.5, 1.0, 2.0], ignore_index=0), nn.L1Loss("none"),
+                 nn.SmoothL1Loss(beta=0.3), nn.HuberLoss(delta=2.0), nn.Flatten(0)):
+        theirs = nn.to_torch(loss)
+        back = nn.from_torch(theirs)
+        assert type(back) is type(loss) and repr(back) == repr(loss)
+        assert {k: v.tolist() for k, v in back.state_dict().items()} == \
+            {k: v.tolist() for k, v in loss.state_dict().items()}
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    theirs = nn.to_torch(nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.1))
+    ours = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.1)
+    assert ours(z, [0, 1, 2, 2]).item() == pytest.approx(theirs(torch.tensor(z), torch.tensor([0, 1, 2, 2])).item(), rel=1e-12)

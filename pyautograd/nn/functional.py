@@ -169,6 +169,9 @@ def _weighted_nll(op: str, log_probs: Matrix, target: Any, weight: Any, ignore_i
     cross_entropy: q the one-hot target (or an (N, C) matrix of probabilities) smoothed towards
     uniform, w the class weights; "mean" divides by the summed weights of the kept rows' classes
     (by N for probability targets), ignored rows count zero."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"{op}: ignore_index must be an integer, got {type(ignore_index).__name__} "
+                        f"{ignore_index!r} (reduction and label_smoothing go by keyword)")
     n, c = log_probs.shape
     w = _class_weight(op, weight, c, log_probs)
     if isinstance(target, Matrix):

@@ -43,7 +43,7 @@ class CrossEntropyLoss(_Loss):
     probabilities, optionally class-weighted (`weight`, C values, kept in state_dict as PyTorch),
     with rows of class `ignore_index` left out, and smoothed towards the uniform distribution."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         if isinstance(weight, str) and weight in F.REDUCTIONS:  # the old form CrossEntropyLoss("sum")
             weight, reduction = None, weight
@@ -61,7 +61,7 @@ class NLLLoss(_Loss):
     """Negative log-likelihood of (N, C) log-probabilities (LogSoftmax's output) at each row's
     class, with optional class weights and an ignored class index, as PyTorch's NLLLoss."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.weight = _weight_matrix(type(self).__name__, weight)
         self.ignore_index = _int(type(self).__name__, "ignore_index", ignore_index)

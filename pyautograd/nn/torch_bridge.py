@@ -59,16 +59,24 @@ def to_torch(module: Module) -> Any:
         result = getattr(torch.nn, kind)(dim=1 if module.dim is None else module.dim)
     elif type(module) is modules.Dropout:
         result = torch.nn.Dropout(module.p)
-    elif type(module) is losses.CrossEntropyLoss:
-        result = torch.nn.CrossEntropyLoss(reduction=module.reduction,
-                                           label_smoothing=module.label_smoothing)
-    elif type(module) in (losses.MSELoss, losses.BCELoss, losses.BCEWithLogitsLoss):
+    elif type(module) in (losses.CrossEntropyLoss, losses.NLLLoss):
+        weight = None if module.weight is None else torch.tensor(module.weight.numpy().ravel())
+        extra = {"label_smoothing": module.label_smoothing} if kind == "CrossEntropyLoss" else {}
+        result = getattr(torch.nn, kind)(weight=weight, ignore_index=module.ignore_index,
+                                         reduction=module.reduction, **extra)
+    elif type(module) in (losses.MSELoss, losses.BCELoss, losses.BCEWithLogitsLoss, losses.L1Loss):
         result = getattr(torch.nn, kind)(reduction=module.reduction)
+    elif type(module) is losses.SmoothL1Loss:
+        result = torch.nn.SmoothL1Loss(reduction=module.reduction, beta=module.beta)
+    elif type(module) is losses.HuberLoss:
+        result = torch.nn.HuberLoss(reduction=module.reduction, delta=module.delta)
+    elif type(module) is modules.Flatten:
+        result = torch.nn.Flatten(module.start_dim, module.end_dim)
     else:
         raise TypeError(f"to_torch: no PyTorch equivalent for {kind}; supported: Linear, "
                         "Sequential, ModuleList, ReLU, Sigmoid, Tanh, Identity, GELU, LeakyReLU, "
-                        "Softmax, LogSoftmax, Dropout, MSELoss, BCELoss, BCEWithLogitsLoss, "
-                        "CrossEntropyLoss")
+                        "Softmax, LogSoftmax, Dropout, Flatten, MSELoss, L1Loss, SmoothL1Loss, "
+                        "HuberLoss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss")
     return result.train(module.training)
 
 
@@ -106,21 +114,32 @@ def from_torch(torch_module: Any) -> Module:
         nn.Softmax: lambda t: modules.Softmax(t.dim),
         nn.LogSoftmax: lambda t: modules.LogSoftmax(t.dim),
         nn.Dropout: lambda t: modules.Dropout(t.p),
-        nn.CrossEntropyLoss: lambda t: losses.CrossEntropyLoss(t.reduction, t.label_smoothing),
+        nn.CrossEntropyLoss: lambda t: losses.CrossEntropyLoss(
+            weight=_class_weight(t), ignore_index=t.ignore_index, reduction=t.reduction,
+            label_smoothing=t.label_smoothing),
+        nn.NLLLoss: lambda t: losses.NLLLoss(weight=_class_weight(t), ignore_index=t.ignore_index,
+                                             reduction=t.reduction),
+        nn.SmoothL1Loss: lambda t: losses.SmoothL1Loss(reduction=t.reduction, beta=t.beta),
+        nn.HuberLoss: lambda t: losses.HuberLoss(reduction=t.reduction, delta=t.delta),
+        nn.Flatten: lambda t: modules.Flatten(t.start_dim, t.end_dim),
     }
     for name in ("ReLU", "Sigmoid", "Tanh", "Identity"):
         makers[getattr(nn, name)] = lambda t, name=name: getattr(modules, name)()
-    for name in ("MSELoss", "BCELoss", "BCEWithLogitsLoss"):
+    for name in ("MSELoss", "BCELoss", "BCEWithLogitsLoss", "L1Loss"):
         makers[getattr(nn, name)] = lambda t, name=name: getattr(losses, name)(t.reduction)
     makers[nn.GELU] = _gelu_from_torch
     maker = makers.get(type(torch_module))
     if maker is None:
         raise TypeError(f"from_torch: {kind} has no pyautograd equivalent; supported: "
                         + ", ".join(sorted(t.__name__ for t in makers)))
-    if type(torch_module) in (nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss) \
+    if type(torch_module) in (nn.BCELoss, nn.BCEWithLogitsLoss) \
             and getattr(torch_module, "weight", None) is not None:
         raise TypeError(f"from_torch: {kind} with class weights has no pyautograd equivalent")
     return maker(torch_module).train(torch_module.training)
+
+
+def _class_weight(t: Any) -> Any:
+    return None if t.weight is None else t.weight.detach().cpu().double().numpy()
 
 
 def _gelu_from_torch(t: Any) -> modules.GELU:
