@@ -823,3 +823,21 @@ def test_the_new_losses_cross_the_torch_bridge_both_ways():
     theirs = nn.to_torch(nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.1))
     ours = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.1)
     assert ours(z, [0, 1, 2, 2]).item() == pytest.approx(theirs(torch.tensor(z), torch.tensor([0, 1, 2, 2])).item(), rel=1e-12)
+
+
+def test_norm_layers_and_embedding_cross_the_torch_bridge_with_their_state(backend_name):
+    torch = pytest.importorskip("torch")
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=0.3), nn.LayerNorm(4, eps=1e-3), nn.Tanh())
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    model(x)  # moves the running statistics
+    theirs = nn.to_torch(model)
+    assert theirs[1].num_batches_tracked.item() == 1 and theirs[1].momentum == 0.3
+    model.eval()
+    theirs.eval()
+    _close(model(x), theirs(torch.tensor(x)))
+    back = nn.from_torch(theirs)
+    for (k, a), (_, b) in zip(back.state_dict().items(), model.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    table = nn.Embedding(5, 2, padding_idx=0)
+    again = nn.from_torch(nn.to_torch(table))
+    assert again.padding_idx == 0 and np.array_equal(again.weight.numpy(), table.weight.numpy())

@@ -13,6 +13,8 @@ from .. import backends
 from ..matrix import Matrix
 from . import losses, modules
 from .module import Module
+from .normalization import BatchNorm1d, LayerNorm
+from .sparse import Embedding
 
 
 def _torch(op: str) -> Any:
@@ -34,6 +36,38 @@ def _linear_to_torch(torch: Any, m: modules.Linear) -> Any:
             layer.bias.copy_(torch.from_numpy(m.bias.numpy().reshape(-1).copy()))
             layer.bias.requires_grad_(m.bias.requires_grad)
     return layer
+
+
+def _state_to_torch(torch: Any, ours: Module, layer: Any) -> Any:
+    """`layer` (a fresh torch module of the same kind) in ours' dtype with ours' state: each
+    matrix reshaped to the tensor's shape, num_batches_tracked as PyTorch's int64 counter."""
+    first = next(iter(ours.state_dict().values()), None)  # none: BatchNorm1d without any state
+    dtype = getattr(torch, str(first.dtype if first is not None else backends.current_storage().dtype))
+    layer = layer.to(dtype)
+    theirs = layer.state_dict()
+    state = {}
+    for name, m in ours.state_dict().items():
+        values = torch.from_numpy(m.numpy().copy()).reshape(theirs[name].shape)
+        state[name] = values.to(theirs[name].dtype)
+    layer.load_state_dict(state)
+    return layer
+
+
+def _norm_to_torch(torch: Any, m: Module) -> Any:
+    if isinstance(m, BatchNorm1d):
+        layer = torch.nn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum,
+                                     affine=m.affine, track_running_stats=m.track_running_stats)
+    elif isinstance(m, LayerNorm):
+        layer = torch.nn.LayerNorm(m.normalized_shape, eps=m.eps,
+                                   elementwise_affine=m.elementwise_affine, bias=m.bias is not None)
+    else:
+        layer = torch.nn.Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx)
+    return _state_to_torch(torch, m, layer)
+
+
+def _state_from_torch(t: Any, ours: Module) -> Module:
+    ours.load_state_dict({k: v.detach().cpu().double().numpy() for k, v in t.state_dict().items()})
+    return ours
 
 
 _SIMPLE = ("ReLU", "Sigmoid", "Tanh", "Identity", "GELU")
@@ -70,12 +104,15 @@ def to_torch(module: Module) -> Any:
         result = torch.nn.SmoothL1Loss(reduction=module.reduction, beta=module.beta)
     elif type(module) is losses.HuberLoss:
         result = torch.nn.HuberLoss(reduction=module.reduction, delta=module.delta)
+    elif type(module) in (BatchNorm1d, LayerNorm, Embedding):
+        result = _norm_to_torch(torch, module)
     elif type(module) is modules.Flatten:
         result = torch.nn.Flatten(module.start_dim, module.end_dim)
     else:
         raise TypeError(f"to_torch: no PyTorch equivalent for {kind}; supported: Linear, "
                         "Sequential, ModuleList, ReLU, Sigmoid, Tanh, Identity, GELU, LeakyReLU, "
-                        "Softmax, LogSoftmax, Dropout, Flatten, MSELoss, L1Loss, SmoothL1Loss, "
+                        "Softmax, LogSoftmax, Dropout, Flatten, BatchNorm1d, LayerNorm, "
+                        "Embedding, MSELoss, L1Loss, SmoothL1Loss, "
                         "HuberLoss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss")
     return result.train(module.training)
 
@@ -122,6 +159,14 @@ def from_torch(torch_module: Any) -> Module:
         nn.SmoothL1Loss: lambda t: losses.SmoothL1Loss(reduction=t.reduction, beta=t.beta),
         nn.HuberLoss: lambda t: losses.HuberLoss(reduction=t.reduction, delta=t.delta),
         nn.Flatten: lambda t: modules.Flatten(t.start_dim, t.end_dim),
+        nn.BatchNorm1d: lambda t: _state_from_torch(t, BatchNorm1d(
+            t.num_features, eps=t.eps, momentum=t.momentum, affine=t.affine,
+            track_running_stats=t.track_running_stats)),
+        nn.LayerNorm: lambda t: _state_from_torch(t, LayerNorm(
+            t.normalized_shape, eps=t.eps, elementwise_affine=t.elementwise_affine,
+            bias=getattr(t, "bias", None) is not None)),
+        nn.Embedding: lambda t: _state_from_torch(t, Embedding(
+            t.num_embeddings, t.embedding_dim, padding_idx=t.padding_idx, rng=np.random.default_rng(0))),
     }
     for name in ("ReLU", "Sigmoid", "Tanh", "Identity"):
         makers[getattr(nn, name)] = lambda t, name=name: getattr(modules, name)()
