@@ -1,4 +1,8 @@
-"""Loss modules: callables wrapping the functions of pyautograd.nn.functional."""
+"""Loss modules: callables wrapping the functions of pyautograd.nn.functional.
+
+Every loss here runs inside ag.compile (class weights are constant matrices; class-index
+targets become a constant one-hot matrix, so pass them as a hashable argument, a tuple, or
+keep them fixed: other targets make a new recording, as any other argument value does)."""
 from __future__ import annotations
 
 from typing import Any, Optional
