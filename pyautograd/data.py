@@ -1,6 +1,8 @@
 """Small synthetic data sets, splitting and batching, and saving a module's state.
 
-Every generator is deterministic for a given seed and returns (X, Y): X of shape (n, 2) and Y of
+Every generator is deterministic for a given seed; with seed=None (the default) every helper
+here draws from the generator that pyautograd.manual_seed() seeds, so a run is reproducible after
+the same manual_seed. Each generator returns (X, Y): X of shape (n, 2) and Y of
 shape (n, 1) holding class labels (0.0, 1.0, ...), both matrices that require no gradient, on the
 current backend. Splitting and batching take matrices, NumPy arrays or a mix, and give back the
 kinds they were given (integer labels stay integer arrays)."""
@@ -19,6 +21,15 @@ from .matrix import Matrix
 Dataset = Tuple[Matrix, Matrix]
 Rows = Union[Matrix, np.ndarray]
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _rng(seed: Optional[int]) -> np.random.Generator:
+    """A generator for `seed`, or the global one of manual_seed() when seed is None (looked up
+    now: manual_seed replaces it)."""
+    if seed is None:
+        from .factories import generator
+        return generator()
+    return np.random.default_rng(seed)
 
 
 def _check_n(name: str, n: int, minimum: int = 2) -> None:
@@ -43,7 +54,7 @@ def make_moons(n: int = 1000, noise: float = 0.1, seed: Optional[int] = None) ->
     """Two interleaving half circles (class 0 on top, class 1 below), plus Gaussian noise."""
     _check_n("make_moons", n)
     _check_noise("make_moons", noise)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     n_top = n // 2
     t_top = np.linspace(0.0, np.pi, n_top)
     t_bottom = np.linspace(0.0, np.pi, n - n_top)
@@ -58,7 +69,7 @@ def make_spirals(n: int = 1000, noise: float = 0.1, seed: Optional[int] = None,
     """Two spirals wound around each other `turns` times, plus Gaussian noise."""
     _check_n("make_spirals", n)
     _check_noise("make_spirals", noise)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     half = n // 2
     counts = (half, n - half)
     parts = []
@@ -75,7 +86,7 @@ def make_xor(n: int = 1000, noise: float = 0.1, seed: Optional[int] = None) -> D
     the points after labelling, so classes overlap near the axes."""
     _check_n("make_xor", n)
     _check_noise("make_xor", noise)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     X = rng.uniform(-1.0, 1.0, (n, 2))
     labels = (X[:, 0] * X[:, 1] > 0).astype(int)
     X += rng.normal(0.0, noise, X.shape)
@@ -89,7 +100,7 @@ def make_blobs(n: int = 1000, noise: float = 0.5, seed: Optional[int] = None,
     _check_noise("make_blobs", noise)
     if isinstance(centers, bool) or not isinstance(centers, (int, np.integer)) or centers < 2:
         raise ValueError(f"make_blobs: centers must be an integer of at least 2, got {centers!r}")
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     labels = np.arange(n) % centers
     angles = 2 * np.pi * labels / centers
     X = 2.0 * np.stack([np.cos(angles), np.sin(angles)], 1) + rng.normal(0.0, noise, (n, 2))
@@ -139,30 +150,109 @@ def train_test_split(X: Rows, Y: Rows, test_size: float = 0.25,
     if not 0 < n_test < n:
         raise ValueError(f"train_test_split: test_size {test_size!r} of {n} rows leaves "
                          "an empty side")
-    order = np.random.default_rng(seed).permutation(n)
+    order = _rng(seed).permutation(n)
     test, train = order[:n_test], order[n_test:]
     return _take(X, train), _take(X, test), _take(Y, train), _take(Y, test)
 
 
 def batches(X: Rows, Y: Rows, batch_size: int, shuffle: bool = True,
             seed: Optional[int] = None) -> Iterator[Tuple[Rows, Rows]]:
-    """(X, Y) row batches of `batch_size` (the last may be smaller), shuffled when asked; each
-    of the same kind (Matrix or NumPy array, same dtype) as it was given."""
+    """(X, Y) row batches of `batch_size` (the last may be smaller), shuffled when asked (the
+    order is drawn now, from `seed` or the manual_seed generator); each of the same kind
+    (Matrix or NumPy array, same dtype) as it was given."""
     n = _paired_rows("batches", X, Y)
+    batch_size = _check_batch_size("batches", batch_size)
+    order = _rng(seed).permutation(n) if shuffle else np.arange(n)
+    return _batches((X, Y), order, batch_size, False)
+
+
+def _check_batch_size(op: str, batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
-    return _batches(X, Y, n, int(batch_size), shuffle, seed)
+        raise ValueError(f"{op}: batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
 
 
-def _batches(X: Rows, Y: Rows, n: int, batch_size: int, shuffle: bool,
-             seed: Optional[int]) -> Iterator[Tuple[Rows, Rows]]:
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    x_all = X if isinstance(X, np.ndarray) else X.numpy()
-    y_all = Y if isinstance(Y, np.ndarray) else Y.numpy()
-    for start in range(0, n, batch_size):
+def _batches(columns: Tuple[Rows, ...], order: np.ndarray, batch_size: int,
+             drop_last: bool) -> Iterator[Tuple[Rows, ...]]:
+    """Each run of batch_size positions of `order` as rows of every column, of its kind."""
+    arrays = [c if isinstance(c, np.ndarray) else c.numpy() for c in columns]
+    stop = len(order) - len(order) % batch_size if drop_last else len(order)
+    for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
-        yield (x_all[index] if X is x_all else Matrix(type(X.data).from_array(x_all[index]), False),
-               y_all[index] if Y is y_all else Matrix(type(Y.data).from_array(y_all[index]), False))
+        batch = []  # a plain loop: tuple(<genexpr>) inside this generator broke under threads
+        for c, a in zip(columns, arrays):
+            batch.append(a[index] if c is a else Matrix(type(c.data).from_array(a[index]), False))
+        yield tuple(batch)
+
+
+class TensorDataset:
+    """Matrices and/or NumPy arrays of the same number of rows, indexed together:
+    dataset[i] is the tuple of their i-th rows ((1, C) matrices, or array rows)."""
+
+    def __init__(self, *tensors: Rows) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one Matrix or array")
+        sizes = [_check_rows("TensorDataset", f"tensor {i}", t) for i, t in enumerate(tensors)]
+        if len(set(sizes)) != 1:
+            raise ValueError(f"TensorDataset: every tensor needs the same number of rows, got {sizes}")
+        self.tensors: Tuple[Rows, ...] = tensors
+
+    def __len__(self) -> int:
+        return _check_rows("TensorDataset", "tensor 0", self.tensors[0])
+
+    def __getitem__(self, index: int) -> Tuple[Rows, ...]:
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"TensorDataset: index must be an integer, got {type(index).__name__}")
+        if not -n <= index < n:
+            raise IndexError(f"TensorDataset: index {index} out of range for {n} rows")
+        return tuple(t[int(index)] for t in self.tensors)
+
+
+class DataLoader:
+    """Batches of a TensorDataset as tuples of matrices (or arrays: each the kind it was given),
+    batch_size rows each: the rows in order, or shuffled afresh at every pass (from `generator`,
+    a NumPy Generator, or else the one manual_seed() seeds); drop_last leaves out a smaller
+    last batch. Iterate it outside ag.compile and pass the batches to the compiled step.
+    A plain sequence of samples (tuples of rows) also works: its rows are stacked."""
+
+    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, generator: Optional[np.random.Generator] = None) -> None:
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"DataLoader: dataset must support len() and indexing, got "
+                            f"{type(dataset).__name__}")
+        self.dataset = dataset
+        self.batch_size = _check_batch_size("DataLoader", batch_size)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(f"DataLoader: generator must be a numpy.random.Generator, got "
+                            f"{type(generator).__name__}")
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Tuple[Rows, ...]]:
+        n = len(self.dataset)
+        if self.shuffle:
+            from .factories import generator
+            order = (self.generator or generator()).permutation(n)
+        else:
+            order = np.arange(n)
+        if isinstance(self.dataset, TensorDataset):
+            return _batches(self.dataset.tensors, order, self.batch_size, self.drop_last)
+        return self._stacked(order)
+
+    def _stacked(self, order: np.ndarray) -> Iterator[Tuple[Rows, ...]]:
+        """Batches of a generic dataset: its samples' rows stacked with cat (or NumPy)."""
+        from .matrix import cat
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        for start in range(0, stop, self.batch_size):
+            samples = [self.dataset[int(i)] for i in order[start:start + self.batch_size]]
+            samples = [s if isinstance(s, tuple) else (s,) for s in samples]
+            yield tuple(cat(list(parts)) if isinstance(parts[0], Matrix) else np.stack(parts)
+                        for parts in zip(*samples))
 
 
 # -- saving and loading ---------------------------------------------------------------------------

@@ -110,3 +110,75 @@ def test_generator_arguments_are_validated():
             make(10, noise=float("inf"))
     X, Y = data.make_moons(10, noise=0.0, seed=0)  # no noise is fine
     assert X.shape == (10, 2)
+
+
+# -- issue 22: TensorDataset, DataLoader, and seed=None following ag.manual_seed ----------------
+
+def test_every_helper_with_seed_none_follows_manual_seed(backend_name):
+    def run():
+        X, Y = data.make_moons(40, noise=0.3)
+        parts = data.train_test_split(X, Y)
+        order = [xb.numpy().copy() for xb, _ in data.batches(parts[0], parts[2], 7)]
+        blobs = data.make_blobs(12)[0].numpy().copy()
+        spirals, xor = data.make_spirals(10)[0].numpy().copy(), data.make_xor(10)[0].numpy().copy()
+        loader = [b[0].numpy().copy() for b in data.DataLoader(data.TensorDataset(X, Y), 8, shuffle=True)]
+        return [X.numpy().copy(), *[p.numpy().copy() for p in parts], *order, blobs, spirals, xor, *loader]
+
+    ag.manual_seed(11)
+    first = run()
+    ag.manual_seed(11)
+    again = run()
+    ag.manual_seed(12)
+    other = run()
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_batches_draws_its_order_when_called(backend_name):
+    X, Y = np.arange(10.0).reshape(10, 1), np.arange(10)
+    ag.manual_seed(0)
+    it = data.batches(X, Y, 10)
+    ag.manual_seed(5)  # too late: the order was drawn by the call
+    got = next(it)[1]
+    ag.manual_seed(0)
+    assert np.array_equal(got, next(data.batches(X, Y, 10))[1])
+
+
+def test_tensor_dataset_and_data_loader(backend_name):
+    X = ag.mat(np.arange(20.0).reshape(10, 2), requires_grad=False)
+    labels = np.arange(10) % 3
+    ds = data.TensorDataset(X, labels)
+    assert len(ds) == 10
+    row, label = ds[-1]
+    assert row.tolist() == [[18.0, 19.0]] and label == 0
+    loader = data.DataLoader(ds, batch_size=4)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert [b[0].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
+    assert isinstance(batches[0][0], ag.Matrix) and batches[0][1].dtype.kind == "i"
+    assert batches[1][0].tolist() == [[8.0, 9.0], [10.0, 11.0], [12.0, 13.0], [14.0, 15.0]]
+    assert [len(b[1]) for b in data.DataLoader(ds, 4, drop_last=True)] == [4, 4]
+    assert len(data.DataLoader(ds, 4, drop_last=True)) == 2
+    assert [b[1].tolist() for b in data.DataLoader(ds)][:2] == [[0], [1]]  # batch_size=1
+    shuffled = data.DataLoader(ds, 3, shuffle=True, generator=np.random.default_rng(0))
+    one, two = [np.concatenate([b[1] for b in shuffled]) for _ in range(2)]
+    assert sorted(one) == sorted(labels) and not np.array_equal(one, two)  # a new order per pass
+    seen = np.concatenate([b[0].numpy()[:, 0] for b in data.DataLoader(ds, 3, shuffle=True)])
+    assert sorted(seen) == list(np.arange(0.0, 20.0, 2.0))
+    generic = data.DataLoader([(ag.mat([[float(i)]]), np.array([i])) for i in range(5)], batch_size=2)
+    first = next(iter(generic))
+    assert first[0].tolist() == [[0.0], [1.0]] and first[1].tolist() == [[0], [1]]
+
+
+def test_data_loader_errors():
+    X = ag.mat(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"TensorDataset: every tensor needs the same number of rows, got \[3, 2\]"):
+        data.TensorDataset(X, np.ones(2))
+    with pytest.raises(ValueError, match="DataLoader: batch_size must be a positive integer, got 0"):
+        data.DataLoader(data.TensorDataset(X), batch_size=0)
+    with pytest.raises(TypeError, match="DataLoader: dataset must support len"):
+        data.DataLoader(5)
+    with pytest.raises(IndexError, match="TensorDataset: index 3 out of range for 3 rows"):
+        data.TensorDataset(X)[3]
+    with pytest.raises(TypeError, match="DataLoader: generator must be a numpy.random.Generator"):
+        data.DataLoader(data.TensorDataset(X), generator=3)

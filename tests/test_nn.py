@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import pyautograd as ag
-from pyautograd import nn
+from pyautograd import nn, optim
 from pyautograd.nn import functional as F
+from conftest import needs_c
 
 
 def test_parameters_are_found_recursively_in_order_and_once(backend_name):
@@ -401,3 +402,442 @@ def test_forward_mode_agrees_with_reverse_mode_through_the_new_layers(backend_na
     forward = ag.jacobian(f, x, mode="fwd").numpy()
     reverse = ag.jacobian(f, x, mode="rev").numpy()
     np.testing.assert_allclose(forward, reverse, rtol=1e-12, atol=1e-15)
+
+
+# -- issue 22 item 3: more layers, losses and clipping, against PyTorch -------------------------
+
+def _close(ours, theirs, what=""):
+    """ours (a Matrix or storage) equals a torch tensor's values at 1e-10, reshaped to 2-D."""
+    got = np.asarray(ours.numpy() if hasattr(ours, "numpy") else ours, dtype=float)
+    want = theirs.detach().numpy().reshape(got.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+def _pair(torch, values):
+    return ag.mat(values), torch.tensor(values, dtype=torch.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_new_losses_match_pytorch(backend_name, reduction):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(7)
+    pred, target = rng.standard_normal((6, 4)) * 2, rng.standard_normal((6, 4))
+    target[0, :2] = pred[0, :2]  # equal values: the |d| kink
+    logits, classes = rng.standard_normal((6, 4)) * 3, np.array([0, 3, -100, 1, 1, 2])
+    weight = rng.uniform(0.2, 2.0, 4)
+    cases = {
+        "l1": (lambda m: nn.L1Loss(reduction)(m, target), lambda t: tf.l1_loss(t, torch.tensor(target), reduction=reduction), pred),
+        "smooth_l1": (lambda m: nn.SmoothL1Loss(reduction, beta=0.7)(m, target),
+                      lambda t: tf.smooth_l1_loss(t, torch.tensor(target), reduction=reduction, beta=0.7), pred),
+        "smooth_l1_beta0": (lambda m: F.smooth_l1_loss(m, target, reduction, beta=0.0),
+                            lambda t: tf.smooth_l1_loss(t, torch.tensor(target), reduction=reduction, beta=0.0), pred),
+        "huber": (lambda m: nn.HuberLoss(reduction, delta=1.3)(m, target),
+                  lambda t: tf.huber_loss(t, torch.tensor(target), reduction=reduction, delta=1.3), pred),
+        "nll": (lambda m: nn.NLLLoss(weight=weight, reduction=reduction)(m.log_softmax(1), classes),
+                lambda t: tf.nll_loss(t.log_softmax(1), torch.tensor(classes), weight=torch.tensor(weight),
+                                      reduction=reduction), logits),
+        "nll_plain": (lambda m: F.nll_loss(m, classes[[0, 1, 3]], reduction=reduction),
+                      lambda t: tf.nll_loss(t, torch.tensor(classes[[0, 1, 3]]), reduction=reduction), logits[:3]),
+        "ce_weight_ignore_smooth": (
+            lambda m: nn.CrossEntropyLoss(weight=weight, ignore_index=-100, reduction=reduction,
+                                          label_smoothing=0.15)(m, classes),
+            lambda t: tf.cross_entropy(t, torch.tensor(classes), weight=torch.tensor(weight),
+                                       reduction=reduction, label_smoothing=0.15), logits),
+        "ce_ignore_3": (lambda m: F.cross_entropy(m, np.where(classes < 0, 3, classes), ignore_index=3,
+                                                  reduction=reduction, label_smoothing=0.1),
+                        lambda t: tf.cross_entropy(t, torch.tensor(np.where(classes < 0, 3, classes)),
+                                                   ignore_index=3, reduction=reduction, label_smoothing=0.1),
+                        logits),
+        "ce_probs_weight": (lambda m: F.cross_entropy(m, ag.mat(np.eye(4)[[0, 3, 2, 1, 1, 2]] * 0.7 + 0.075),
+                                                      weight=ag.mat(weight.reshape(1, 4)), reduction=reduction,
+                                                      label_smoothing=0.2),
+                            lambda t: tf.cross_entropy(t, torch.tensor(np.eye(4)[[0, 3, 2, 1, 1, 2]] * 0.7 + 0.075),
+                                                       weight=torch.tensor(weight), reduction=reduction,
+                                                       label_smoothing=0.2), logits),
+    }
+    for name, (ours, theirs, values) in cases.items():
+        m, t = _pair(torch, values)
+        loss, tloss = ours(m), theirs(t)
+        _close(loss, tloss, name)
+        seed = np.random.default_rng(1).standard_normal(loss.shape)
+        loss.backward(ag.mat(seed, requires_grad=False) if reduction == "none" else None)
+        tloss.backward(torch.tensor(seed).reshape(tloss.shape) if reduction == "none" else None)
+        _close(m.grad, t.grad, name + " grad")
+
+
+def test_functional_activations_match_pytorch(backend_name):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x = np.random.default_rng(3).standard_normal((5, 4)) * 3
+    for ours, theirs in [(F.relu, tf.relu), (F.sigmoid, torch.sigmoid), (F.tanh, torch.tanh),
+                         (F.softmax, lambda t: tf.softmax(t, 1)), (lambda m: F.softmax(m, 0), lambda t: tf.softmax(t, 0)),
+                         (F.log_softmax, lambda t: tf.log_softmax(t, 1)), (F.gelu, tf.gelu),
+                         (lambda m: F.leaky_relu(m, 0.2), lambda t: tf.leaky_relu(t, 0.2))]:
+        m, t = _pair(torch, x)
+        y, ty = ours(m), theirs(t)
+        _close(y, ty)
+        (y * y).sum().backward()
+        (ty * ty).sum().backward()
+        _close(m.grad, t.grad)
+
+
+def test_loss_errors_name_the_op_and_values():
+    z = ag.mat([[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"nll_loss: class indices must lie in \[0, 3\), got 5..5"):
+        F.nll_loss(z, [5])
+    with pytest.raises(ValueError, match=r"cross_entropy: weight must hold one value per class \(3\), got 2"):
+        F.cross_entropy(z, [0], weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match="HuberLoss: delta must be a finite number > 0, got 0"):
+        nn.HuberLoss(delta=0)
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: beta must be a finite number >= 0, got -1"):
+        F.smooth_l1_loss(z, z, beta=-1)
+    with pytest.raises(ValueError, match=r"l1_loss: prediction \(1, 3\) and target \(1, 2\)"):
+        F.l1_loss(z, [[1.0, 2.0]])
+    with pytest.raises(TypeError, match="NLLLoss: ignore_index must be an integer"):
+        nn.NLLLoss(ignore_index=0.5)
+    with pytest.raises(TypeError, match="cross_entropy: ignore_index must be an integer, got float 0.1"):
+        F.cross_entropy(z, [0], "sum", 0.1)  # the old positional (reduction, label_smoothing)
+    assert F.cross_entropy(z, [0], "sum").item() == F.cross_entropy(z, [0], reduction="sum").item()
+    assert np.isnan(F.cross_entropy(z, [-100]).item())  # every row ignored: 0 / 0, as PyTorch
+
+
+def test_cross_entropy_weight_is_in_the_state_dict():
+    loss = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5])
+    assert list(loss.state_dict()) == ["weight"] and loss.weight.shape == (1, 3)
+    assert not nn.CrossEntropyLoss().state_dict()
+
+
+def _torch_bn(torch, c, **kw):
+    return torch.nn.BatchNorm1d(c, dtype=torch.float64, **kw)
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm1d_matches_pytorch_in_train_and_eval(backend_name, momentum, affine):
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.BatchNorm1d(3, eps=1e-3, momentum=momentum, affine=affine), \
+        _torch_bn(torch, 3, eps=1e-3, momentum=momentum, affine=affine)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    rng = np.random.default_rng(0)
+    for step in range(4):
+        x = rng.standard_normal((5, 3)) * 2 + 1
+        m, t = _pair(torch, x)
+        y, ty = ours(m), theirs(t)
+        _close(y, ty, f"step {step}")
+        g = rng.standard_normal((5, 3))
+        y.backward(ag.mat(g, requires_grad=False))
+        ty.backward(torch.tensor(g))
+        _close(m.grad, t.grad, "dx")
+        if affine:
+            _close(ours.weight.grad, theirs.weight.grad, "dweight")
+            _close(ours.bias.grad, theirs.bias.grad, "dbias")
+    for key, value in theirs.state_dict().items():
+        _close(ours.state_dict()[key], value.double(), key)
+    ours.eval()
+    theirs.eval()
+    m, t = _pair(torch, rng.standard_normal((2, 3)))
+    y, ty = ours(m), theirs(t)
+    _close(y, ty, "eval")
+    y.sum().backward()
+    ty.sum().backward()
+    _close(m.grad, t.grad, "eval dx")
+    fresh = nn.BatchNorm1d(3, affine=affine)
+    fresh.load_state_dict(theirs.state_dict())  # PyTorch's (C,) vectors and 0-d counter load
+    assert fresh.num_batches_tracked.item() == 4.0
+
+
+def test_batchnorm1d_without_running_stats_and_errors(backend_name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.BatchNorm1d(2, track_running_stats=False), _torch_bn(torch, 2, track_running_stats=False)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight", "bias"]
+    ours.eval()
+    theirs.eval()
+    x = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]])
+    _close(ours(ag.mat(x)), theirs(torch.tensor(x)))
+    with pytest.raises(ValueError, match=r"BatchNorm1d: expected more than 1 value per channel when training, got input of shape \(1, 2\)"):
+        nn.BatchNorm1d(2)(ag.mat([[1.0, 2.0]]))
+    with pytest.raises(ValueError, match=r"BatchNorm1d: expected 2 features \(columns\), got input of shape \(3, 3\)"):
+        nn.BatchNorm1d(2)(ag.randn(3, 3))
+    with pytest.raises(ValueError, match="momentum must be a number in"):
+        nn.BatchNorm1d(2, momentum=2.0)
+    bn = nn.BatchNorm1d(2)
+    bn(ag.mat(x))
+    bn.reset_running_stats()
+    assert bn.num_batches_tracked.item() == 0 and bn.running_var.tolist() == [[1.0, 1.0]]
+
+
+def test_layernorm_matches_pytorch(backend_name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    for kw in ({}, {"elementwise_affine": False}, {"bias": False}, {"eps": 0.1}):
+        ours, theirs = nn.LayerNorm(4, **kw), torch.nn.LayerNorm(4, dtype=torch.float64, **kw)
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        if ours.weight is not None:
+            w = rng.standard_normal(4)
+            ours.load_state_dict({"weight": w, **({"bias": w[::-1].copy()} if ours.bias is not None else {})})
+            theirs.load_state_dict({"weight": torch.tensor(w), **({"bias": torch.tensor(w[::-1].copy())}
+                                                                if theirs.bias is not None else {})})
+        m, t = _pair(torch, rng.standard_normal((3, 4)) * 5)
+        y, ty = ours(m), theirs(t)
+        _close(y, ty, str(kw))
+        (y * y).sum().backward()
+        (ty * ty).sum().backward()
+        _close(m.grad, t.grad, str(kw))
+        for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
+            _close(p.grad, tp.grad, name)
+    with pytest.raises(ValueError, match=r"LayerNorm: expected 4 features \(columns\), got input of shape \(2, 3\)"):
+        nn.LayerNorm(4)(ag.randn(2, 3))
+    with pytest.raises(ValueError, match="normalized_shape must be one number"):
+        nn.LayerNorm((2, 3))
+
+
+def test_norm_layers_match_pytorch_on_random_shapes():
+    torch = pytest.importorskip("torch")
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=25, deadline=None)
+    @given(n=st.integers(2, 7), c=st.integers(1, 5), eps=st.sampled_from([1e-5, 1e-2, 0.5]),
+           momentum=st.sampled_from([0.0, 0.1, 0.9, 1.0, None]), seed=st.integers(0, 2 ** 16),
+           scale=st.sampled_from([1e-3, 1.0, 1e3]))
+    def check(n, c, eps, momentum, seed, scale):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, c)) * scale + rng.standard_normal((1, c))
+        bn, tbn = nn.BatchNorm1d(c, eps=eps, momentum=momentum), _torch_bn(torch, c, eps=eps, momentum=momentum)
+        ln, tln = nn.LayerNorm(c, eps=eps), torch.nn.LayerNorm(c, eps=eps, dtype=torch.float64)
+        for ours, theirs in ((bn, tbn), (ln, tln)):
+            for _ in range(2):
+                m, t = _pair(torch, x)
+                y, ty = ours(m), theirs(t)
+                _close(y, ty, type(ours).__name__)
+                (y * y).sum().backward()
+                (ty * ty).sum().backward()
+                np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10 * max(1, 1 / scale))
+        _close(bn.running_mean, tbn.running_mean)
+        _close(bn.running_var, tbn.running_var)
+    check()
+
+
+def test_embedding_gathers_rows_and_scatters_gradients(backend_name):
+    torch = pytest.importorskip("torch")
+    ag.manual_seed(0)
+    ours = nn.Embedding(5, 3, padding_idx=1)
+    theirs = torch.nn.Embedding(5, 3, padding_idx=1, dtype=torch.float64)
+    theirs.load_state_dict({"weight": torch.tensor(ours.weight.numpy().copy())})
+    assert ours.weight.numpy()[1].tolist() == [0.0, 0.0, 0.0]
+    with ag.no_grad():
+        ours.weight[1] = ag.mat([[1.0, 2.0, 3.0]])  # PyTorch outputs the row as it is
+    with torch.no_grad():
+        theirs.weight[1] = torch.tensor([1.0, 2.0, 3.0])
+    for index in ([4, 1, 4, 0], np.array([[2], [1]]), ag.mat([[3.0], [3.0], [1.0]], requires_grad=False)):
+        ours.zero_grad()
+        theirs.zero_grad()
+        y = ours(index)
+        flat = np.asarray(index.numpy() if isinstance(index, ag.Matrix) else index).astype(int).ravel()
+        ty = theirs(torch.tensor(flat))
+        assert y.shape == (len(flat), 3)
+        _close(y, ty)
+        g = np.arange(y.shape[0] * 3, dtype=float).reshape(y.shape)
+        y.backward(ag.mat(g, requires_grad=False))
+        ty.backward(torch.tensor(g))
+        _close(ours.weight.grad, theirs.weight.grad)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    with pytest.raises(IndexError, match=r"Embedding: index out of range: got 0..5, the table has 5 rows"):
+        ours([0, 5])
+    with pytest.raises(ValueError, match=r"Embedding: a Matrix of indices must be one column \(N, 1\), got \(1, 2\)"):
+        ours(ag.mat([[1.0, 2.0]]))
+    with pytest.raises(ValueError, match="Embedding: indices must be whole numbers"):
+        ours(np.array([0.5]))
+
+
+def test_flatten(backend_name):
+    x = ag.mat([[1.0, 2.0], [3.0, 4.0]])
+    assert nn.Flatten()(x) is x
+    assert nn.Flatten(0)(x).tolist() == [[1.0, 2.0, 3.0, 4.0]]
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+    with pytest.raises(ValueError, match="Flatten: start_dim must be 0 or 1"):
+        nn.Flatten(2)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_clip_grad_norm_matches_pytorch(backend_name, norm_type):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    values = [rng.standard_normal((3, 4)), rng.standard_normal((1, 4)), rng.standard_normal((2, 2))]
+    grads = [rng.standard_normal(v.shape) * 3 for v in values]
+    for max_norm in (0.5, 1e6):
+        ours = [ag.mat(v) for v in values]
+        theirs = [torch.tensor(v, requires_grad=True) for v in values]
+        for p, tp, g in zip(ours[:2], theirs[:2], grads):  # the third has no gradient: skipped
+            p.grad = ag.mat(g, requires_grad=False).data
+            tp.grad = torch.tensor(g)
+        total = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+        ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+        assert total.shape == (1, 1)
+        _close(total, ttotal)
+        for p, tp in zip(ours[:2], theirs[:2]):
+            _close(p.grad, tp.grad)
+        assert not ours[2].has_grad
+    assert nn.utils.clip_grad_norm_([ag.mat([[1.0]])], 1.0).item() == 0.0
+    p = ag.mat([[1.0]])
+    p.grad = ag.mat([[float("nan")]]).data
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of order 2.0 of the gradients is nan"):
+        nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    with pytest.raises(ValueError, match="norm_type must be positive"):
+        nn.utils.clip_grad_norm_(p, 1.0, norm_type=0)
+
+
+def test_clip_grad_value_matches_pytorch(backend_name):
+    torch = pytest.importorskip("torch")
+    g = np.array([[-3.0, 0.2, 5.0], [0.5, -0.49, float("nan")]])
+    p, tp = ag.mat(np.zeros((2, 3))), torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    p.grad, tp.grad = ag.mat(g).data, torch.tensor(g)
+    nn.utils.clip_grad_value_([p], 0.5)
+    torch.nn.utils.clip_grad_value_([tp], 0.5)
+    np.testing.assert_array_equal(p.grad.numpy(), tp.grad.numpy())
+    with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be >= 0, got -1"):
+        nn.utils.clip_grad_value_([p], -1)
+
+
+def test_zero_grad_set_to_none_false_keeps_zeros_that_count(backend_name):
+    model = nn.Linear(2, 1)
+    model(ag.mat([[1.0, 2.0]])).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert all(p.has_grad and not p.grad.numpy().any() for p in model.parameters())
+    model.zero_grad()
+    assert not any(p.has_grad for p in model.parameters())
+    model.zero_grad(set_to_none=False)  # no gradient yet: zeros all the same, as PyTorch
+    assert all(p.has_grad and p.grad.shape == p.shape for p in model.parameters())
+
+
+def _compiled_against_eager(make, n_steps=12):
+    """A compiled copy and an eager copy of the same step agree bit for bit: losses, parameters
+    and every other matrix of the model (running statistics). Returns the compiled step."""
+    eager_step, eager_model = make()
+    step, model = make()
+    compiled = ag.compile(step)
+    for i in range(n_steps):
+        want, got = eager_step(), compiled()
+        assert got.item() == want.item(), f"step {i}"
+        for (name, a), (_, b) in zip(model.state_dict().items(), eager_model.state_dict().items()):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"step {i}: {name}")
+    return compiled
+
+
+def _layer_step(layers, loss_fn, opt_kind="sgd", clip=None, zero_to_none=True):
+    def make():
+        ag.manual_seed(0)
+        rng = np.random.default_rng(0)
+        x = ag.mat(rng.standard_normal((8, 4)), requires_grad=False)
+        y = ag.mat(rng.standard_normal((8, 2)), requires_grad=False)
+        model = nn.Sequential(*layers())
+        opt = (optim.SGD(model.parameters(), lr=0.05, momentum=0.9) if opt_kind == "sgd"
+               else optim.Adam(model.parameters(), lr=0.01))
+
+        def step():
+            opt.zero_grad(set_to_none=zero_to_none)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            if clip == "norm":
+                nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            elif clip == "value":
+                nn.utils.clip_grad_value_(model.parameters(), 0.01)
+            opt.step()
+            return loss
+        return step, model
+    return make
+
+
+COMPILED_CASES = {
+    "batchnorm": (lambda: [nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 2)], nn.MSELoss()),
+    "batchnorm_cumulative": (lambda: [nn.Linear(4, 6), nn.BatchNorm1d(6, momentum=None), nn.Linear(6, 2)],
+                             nn.L1Loss()),
+    "layernorm_flatten": (lambda: [nn.Flatten(), nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 2)],
+                          nn.SmoothL1Loss(beta=0.5)),
+    "huber": (lambda: [nn.Linear(4, 2)], nn.HuberLoss(delta=0.3)),
+}
+
+
+@needs_c
+@pytest.mark.parametrize("name", sorted(COMPILED_CASES))
+@pytest.mark.parametrize("opt_kind", ["sgd", "adam"])
+def test_new_layers_and_losses_replay_bit_for_bit_in_compile(name, opt_kind):
+    layers, loss_fn = COMPILED_CASES[name]
+    with ag.backend("c"):
+        compiled = _compiled_against_eager(_layer_step(layers, loss_fn, opt_kind))
+    assert compiled.stats["replayed"] == 9
+
+
+@needs_c
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_clipping_and_zeroed_gradients_replay_bit_for_bit_in_compile(clip):
+    make = _layer_step(lambda: [nn.Linear(4, 6), nn.Sigmoid(), nn.Linear(6, 2)], nn.MSELoss(), "sgd",
+                       clip=clip, zero_to_none=False)
+    with ag.backend("c"):
+        compiled = _compiled_against_eager(make)
+    assert compiled.stats["replayed"] == 9
+
+
+@needs_c
+def test_embedding_is_refused_in_compile():
+    with ag.backend("c"):
+        table = nn.Embedding(4, 2)
+
+        @ag.compile
+        def step(x):
+            loss = (table([0, 3]) * x).sum()
+            loss.backward()
+            return loss
+        x = ag.ones(2, 2, requires_grad=False)
+        step(x)  # the first call runs eagerly
+        with pytest.raises(ag.CaptureError, match="Embedding reads its indices in Python"):
+            step(x)
+
+
+def test_piecewise_losses_at_their_threshold_match_pytorch(backend_name):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    pred, target = np.array([[1.0, -1.0, 0.25, 3.0]]), np.array([[0.5, -0.5, 0.25, 0.0]])  # |d| = 0.5 twice
+    for ours, theirs in [(lambda m: F.huber_loss(m, target, delta=0.5), lambda t: tf.huber_loss(t, torch.tensor(target), delta=0.5)),
+                         (lambda m: F.smooth_l1_loss(m, target, beta=0.5),
+                          lambda t: tf.smooth_l1_loss(t, torch.tensor(target), beta=0.5))]:
+        m, t = _pair(torch, pred)
+        loss, tloss = ours(m), theirs(t)
+        _close(loss, tloss)
+        loss.backward()
+        tloss.backward()
+        _close(m.grad, t.grad)
+
+
+def test_the_new_losses_cross_the_torch_bridge_both_ways():
+    torch = pytest.importorskip("torch")
+    for loss in (nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, reduction="sum", label_smoothing=0.1),
+                 nn.NLLLoss(weight=[0.5, 1.0, 2.0], ignore_index=0), nn.L1Loss("none"),
+                 nn.SmoothL1Loss(beta=0.3), nn.HuberLoss(delta=2.0), nn.Flatten(0)):
+        theirs = nn.to_torch(loss)
+        back = nn.from_torch(theirs)
+        assert type(back) is type(loss) and repr(back) == repr(loss)
+        assert {k: v.tolist() for k, v in back.state_dict().items()} == \
+            {k: v.tolist() for k, v in loss.state_dict().items()}
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    theirs = nn.to_torch(nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.1))
+    ours = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.1)
+    assert ours(z, [0, 1, 2, 2]).item() == pytest.approx(theirs(torch.tensor(z), torch.tensor([0, 1, 2, 2])).item(), rel=1e-12)
+
+
+def test_norm_layers_and_embedding_cross_the_torch_bridge_with_their_state(backend_name):
+    torch = pytest.importorskip("torch")
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=0.3), nn.LayerNorm(4, eps=1e-3), nn.Tanh())
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    model(x)  # moves the running statistics
+    theirs = nn.to_torch(model)
+    assert theirs[1].num_batches_tracked.item() == 1 and theirs[1].momentum == 0.3
+    model.eval()
+    theirs.eval()
+    _close(model(x), theirs(torch.tensor(x)))
+    back = nn.from_torch(theirs)
+    for (k, a), (_, b) in zip(back.state_dict().items(), model.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    table = nn.Embedding(5, 2, padding_idx=0)
+    again = nn.from_torch(nn.to_torch(table))
+    assert again.padding_idx == 0 and np.array_equal(again.weight.numpy(), table.weight.numpy())

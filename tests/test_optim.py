@@ -332,3 +332,133 @@ def test_an_optimizer_with_its_model_survives_pickle_and_deepcopy(backend_name, 
     np.testing.assert_array_equal(w2.numpy(), w.numpy())
     np.testing.assert_array_equal(b2.numpy(), b.numpy())
     assert w2.backend == backend_name
+
+
+# -- issue 22 item 3: more schedulers and zero_grad(set_to_none) --------------------------------
+
+NEW_SCHEDULERS = [
+    ("MultiStepLR", dict(milestones=[3, 10, 10, 22], gamma=0.5), "SGD", None),
+    ("LinearLR", dict(start_factor=0.25, end_factor=0.9, total_iters=12), "SGD", None),
+    ("LinearLR", dict(), "Adam", None),
+    ("OneCycleLR", dict(max_lr=[0.5, 1.0], total_steps=30), "SGD", None),
+    ("OneCycleLR", dict(max_lr=0.5, epochs=6, steps_per_epoch=5, anneal_strategy="linear",
+                        three_phase=True, pct_start=0.4), "Adam", None),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=30, cycle_momentum=False, div_factor=10.0), "Adam", None),
+    ("ReduceLROnPlateau", dict(patience=2, factor=0.5, cooldown=1, min_lr=[0.02, 0.0]), "SGD", "min"),
+    ("ReduceLROnPlateau", dict(mode="max", patience=1, threshold=0.05, threshold_mode="abs"), "Adam", "max"),
+]
+
+
+def _metric(i):
+    """A bumpy, mostly flat metric so that plateaus happen."""
+    return [1.0, 0.9, 0.95, 0.92, 0.91, 0.90, 0.7, 0.71, 0.72, 0.69][i % 10] - 0.001 * (i // 10)
+
+
+def _scheduled(lib, name, kwargs, opt_name, metric_mode, steps, sched=None, opt=None):
+    """Run `steps` steps of a two-group optimizer and its scheduler from `lib` (torch or ours);
+    returns the per-step lrs and momenta, the optimizer and the scheduler."""
+    if opt is None:
+        if lib is optim:
+            params = [{"params": [ag.mat([[0.0, 0.0]])]}, {"params": [ag.mat([[0.0]])], "lr": 0.3}]
+        else:
+            import torch
+            params = [{"params": [torch.zeros(2, requires_grad=True)]},
+                      {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3}]
+        extra = {"momentum": 0.9} if opt_name == "SGD" else {}
+        opt = getattr(lib, opt_name)(params, lr=0.1, **extra)
+        sched = getattr(lib.lr_scheduler, name)(opt, **kwargs)
+    seen = []
+    for i in range(steps):
+        opt.step()
+        if metric_mode:
+            value = _metric(sched.last_epoch)
+            sched.step(value if metric_mode == "min" else -value)
+        else:
+            sched.step()
+        seen.append([(g["lr"], g.get("momentum"), tuple(g.get("betas", ()))) for g in opt.param_groups])
+        seen[-1].append(tuple(sched.get_last_lr()))
+    return seen, opt, sched
+
+
+def _same_sequences(got, want):
+    assert len(got) == len(want)
+    for i, (a, b) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(np.array([list(_flat(a))]), np.array([list(_flat(b))]),
+                                   rtol=1e-10, atol=0, err_msg=f"step {i}")
+
+
+def _flat(items):
+    for item in items:
+        if isinstance(item, (tuple, list)):
+            yield from _flat(item)
+        elif item is not None:
+            yield float(item)
+
+
+@pytest.mark.parametrize("name,kwargs,opt_name,metric_mode", NEW_SCHEDULERS,
+                         ids=[f"{n}{i}" for i, (n, *_) in enumerate(NEW_SCHEDULERS)])
+def test_new_schedulers_match_torch_and_resume_from_state_dict(name, kwargs, opt_name, metric_mode):
+    torch = pytest.importorskip("torch")
+    want, *_ = _scheduled(torch.optim, name, kwargs, opt_name, metric_mode, 30)
+    got, *_ = _scheduled(optim, name, kwargs, opt_name, metric_mode, 30)
+    _same_sequences(got, want)
+    first, opt, sched = _scheduled(optim, name, kwargs, opt_name, metric_mode, 12)
+    saved_sched, saved_opt = sched.state_dict(), opt.state_dict()
+    assert "optimizer" not in saved_sched
+    _, new_opt, new_sched = _scheduled(optim, name, kwargs, opt_name, metric_mode, 0)
+    new_opt.load_state_dict(saved_opt)
+    new_sched.load_state_dict(saved_sched)
+    rest, *_ = _scheduled(optim, name, kwargs, opt_name, metric_mode, 18, new_sched, new_opt)
+    _same_sequences(first + rest, want)
+
+
+def test_new_scheduler_errors():
+    opt = optim.SGD([ag.mat([[0.0]])], lr=0.1)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    with pytest.raises(ValueError, match="OneCycleLR: tried to step 4 times; the specified number of total steps is 3"):
+        sched.step()
+    with pytest.raises(ValueError, match="OneCycleLR: give total_steps, or both epochs and steps_per_epoch"):
+        optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="OneCycleLR: optimizer _NoMomentum has no momentum"):
+        optim.lr_scheduler.OneCycleLR(_NoMomentum([ag.mat([[0.0]])]), max_lr=1.0, total_steps=3)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: factor must be < 1.0, got 1.5"):
+        optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+    with pytest.raises(ValueError, match="MultiStepLR: milestones must be integers >= 0"):
+        optim.lr_scheduler.MultiStepLR(opt, milestones=[2, -1])
+    with pytest.raises(ValueError, match="LinearLR: start_factor must be greater than 0"):
+        optim.lr_scheduler.LinearLR(opt, start_factor=0.0)
+    with pytest.raises(TypeError, match="ReduceLROnPlateau.step: metrics must be a number"):
+        optim.lr_scheduler.ReduceLROnPlateau(opt).step("low")
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(optim.SGD([ag.mat([[0.0]])], lr=0.1), patience=0)
+    plateau.step(ag.mat([[1.0]]))  # a 1x1 Matrix is a metric too
+    plateau.step(ag.mat([[2.0]]))
+    assert plateau.get_last_lr() == [pytest.approx(0.01)]
+
+
+class _NoMomentum(optim.Optimizer):
+    def __init__(self, params):
+        super().__init__(params, dict(lr=0.1))
+
+
+def test_optimizer_zero_grad_set_to_none_false_matches_torch(backend_name):
+    """With zeroed (not released) gradients, weight decay and momentum still move a parameter
+    that the next backward does not reach, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    w, unused = ag.mat([[1.0, -2.0]]), ag.mat([[0.5]])
+    tw, tunused = torch.tensor([[1.0, -2.0]], dtype=torch.float64, requires_grad=True), \
+        torch.tensor([[0.5]], dtype=torch.float64, requires_grad=True)
+    opt = optim.SGD([w, unused], lr=0.1, momentum=0.9, weight_decay=0.1)
+    topt = torch.optim.SGD([tw, tunused], lr=0.1, momentum=0.9, weight_decay=0.1)
+    for step in range(5):
+        opt.zero_grad(set_to_none=False)
+        topt.zero_grad(set_to_none=False)
+        ((w * w).sum() + (unused * unused).sum() * (step == 0)).backward()
+        ((tw * tw).sum() + (tunused * tunused).sum() * (step == 0)).backward()
+        opt.step()
+        topt.step()
+        np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(unused.numpy(), tunused.detach().numpy(), rtol=1e-12)
+    opt.zero_grad()
+    assert not w.has_grad and not unused.has_grad

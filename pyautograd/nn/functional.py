@@ -11,7 +11,7 @@ from .. import backends, ops
 from ..backends.base import Storage, as_scalar
 from ..backends.recording import capturing, check_zero
 from ..factories import generator
-from ..matrix import Matrix, _lift, apply
+from ..matrix import Matrix, _lift, apply, minimum
 from ..ops import REDUCTIONS
 
 
@@ -110,34 +110,197 @@ def one_hot(classes: Any, num_classes: int, like: Any) -> Matrix:
     return Matrix(type(like.data).from_array(hot), requires_grad=False)
 
 
-def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Matrix:
-    """-sum over classes of q * log_softmax(logits) per row, with q the target: class indices
-    (N ints) or an (N, C) matrix of probabilities, mixed with the uniform distribution as
-    q (1 - label_smoothing) + label_smoothing / C. "mean" averages over the N rows, "none"
-    returns the (N, 1) per-row losses. dL/dz = softmax(z) - q (/ N for the mean)."""
-    op = "cross_entropy"
-    check_reduction(op, reduction)
+def _class_weight(op: str, weight: Any, c: int, like: Matrix) -> Optional[Matrix]:
+    """A class weight (C numbers: a list, a 1-D array, a (1, C) or (C, 1) matrix) as a constant
+    (1, C) Matrix, or None. A Matrix is reshaped, not read, so it stays usable in ag.compile."""
+    if weight is None:
+        return None
+    if isinstance(weight, Matrix):
+        if sorted(weight.shape) != [1, c]:
+            raise ValueError(f"{op}: weight must hold one value per class ({c}), got a Matrix of "
+                             f"shape {weight.shape}")
+        return (weight if weight.shape == (1, c) else weight.reshape(1, c)).detach()
+    values = np.asarray(weight, dtype=float).ravel()
+    if values.size != c:
+        raise ValueError(f"{op}: weight must hold one value per class ({c}), got {values.size}")
+    return Matrix(type(like.data).from_array(values.reshape(1, c)), requires_grad=False)
+
+
+def _input_name(op: str) -> str:
+    return "logits" if op == "cross_entropy" else "log-probabilities"
+
+
+def _index_targets(op: str, target: Any, n: int, c: int, ignore_index: int,
+                   like: Matrix) -> Tuple[Matrix, Optional[Matrix], int]:
+    """(one-hot (n, c) with ignored rows all zero, an (n, 1) 0/1 mask of the kept rows or None
+    when every row counts, the number of kept rows) for class-index targets."""
+    indices = np.asarray(target)
+    if indices.ndim == 2 and indices.shape[1] == 1:
+        indices = indices.ravel()
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: class targets must be a 1-D list or array of ints, got "
+                        f"shape {indices.shape} of dtype {indices.dtype}")
+    if indices.size != n:
+        raise ValueError(f"{op}: {_input_name(op)} {(n, c)} need {n} targets (or an ({n}, {c}) "
+                         f"matrix), got {indices.size} class indices")
+    kept = indices != ignore_index
+    used = indices[kept]
+    if used.size and (used.min() < 0 or used.max() >= c):
+        raise ValueError(f"{op}: class indices must lie in [0, {c}), got {used.min()}.."
+                         f"{used.max()} (ignore_index={ignore_index} marks rows to skip)")
+    hot = np.zeros((n, c))
+    hot[np.flatnonzero(kept), used] = 1.0
+    cls = type(like.data)
+    mask = None if kept.all() else Matrix(cls.from_array(kept.reshape(n, 1).astype(float)), False)
+    return Matrix(cls.from_array(hot), requires_grad=False), mask, int(kept.sum())
+
+
+def _check_smoothing(op: str, label_smoothing: Any) -> float:
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
             or not 0.0 <= label_smoothing <= 1.0:
         raise InputRangeError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
                               f"{label_smoothing!r}")
-    logits = as_input(logits, op)
-    n, c = logits.shape
+    return float(label_smoothing)
+
+
+def _weighted_nll(op: str, log_probs: Matrix, target: Any, weight: Any, ignore_index: int,
+                  reduction: str, label_smoothing: float) -> Matrix:
+    """-sum over classes of q * w * log_probs per row, reduced as PyTorch's nll_loss and
+    cross_entropy: q the one-hot target (or an (N, C) matrix of probabilities) smoothed towards
+    uniform, w the class weights; "mean" divides by the summed weights of the kept rows' classes
+    (by N for probability targets), ignored rows count zero."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise TypeError(f"{op}: ignore_index must be an integer, got {type(ignore_index).__name__} "
+                        f"{ignore_index!r} (reduction and label_smoothing go by keyword)")
+    n, c = log_probs.shape
+    w = _class_weight(op, weight, c, log_probs)
     if isinstance(target, Matrix):
-        hot = target
+        if target.shape != (n, c):
+            raise ValueError(f"{op}: {_input_name(op)} {(n, c)} need {n} targets (or an ({n}, "
+                             f"{c}) matrix), got {target.shape}")
+        q = target
+        if label_smoothing:
+            q = q * (1.0 - label_smoothing) + label_smoothing / c
+        if w is not None:
+            q = q * w
+        denominator: Any = float(n)
     else:
-        hot = one_hot(target, c, logits)
-    if hot.shape != (n, c):
-        raise ValueError(f"cross_entropy: logits {logits.shape} need {n} targets "
-                         f"(or an ({n}, {c}) matrix), got {hot.shape[0]}"
-                         + ("" if isinstance(target, Matrix) else " class indices"))
-    if label_smoothing:
-        hot = hot * (1.0 - label_smoothing) + label_smoothing / c
-    per_row = -(hot * logits.log_softmax(1)).sum(1)
+        hot, kept, count = _index_targets(op, target, n, c, ignore_index, log_probs)
+        q = hot if w is None else hot * w
+        denominator = float(count) if w is None else q.sum()
+        if label_smoothing:
+            spread = label_smoothing / c if w is None else w * (label_smoothing / c)
+            if kept is not None:
+                spread = kept * spread
+            q = q * (1.0 - label_smoothing) + spread
+    per_row = -(q * log_probs).sum(1)
     if reduction == "none":
         return per_row
-    return per_row.sum() if reduction == "sum" else per_row.sum() / float(n)
+    return per_row.sum() if reduction == "sum" else per_row.sum() / denominator
+
+
+def cross_entropy(logits: Matrix, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Matrix:
+    """-sum over classes of q * log_softmax(logits) per row, with q the target: class indices
+    (N ints, or an (N, 1) int array) or an (N, C) matrix of probabilities, mixed with the uniform
+    distribution as q (1 - label_smoothing) + label_smoothing / C, and each class scaled by
+    `weight` (C values). Rows whose class is `ignore_index` count zero. "mean" averages over the
+    rows (weighted by their class's weight, as PyTorch), "none" returns the (N, 1) per-row
+    losses. dL/dz = softmax(z) - q (/ N for the mean) without weights."""
+    op = "cross_entropy"
+    if isinstance(weight, str) and weight in REDUCTIONS:  # the old positional form (x, t, "sum")
+        weight, reduction = None, weight
+    check_reduction(op, reduction)
+    smoothing = _check_smoothing(op, label_smoothing)
+    logits = as_input(logits, op)
+    return _weighted_nll(op, logits.log_softmax(1), target, weight, ignore_index, reduction,
+                         smoothing)
+
+
+def nll_loss(log_probs: Matrix, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Matrix:
+    """The negative log-likelihood -w[y] log_probs[i, y] of each row's class y (N ints), from
+    (N, C) log-probabilities (log_softmax's output); "mean" divides by the summed weights of
+    the rows not ignored, as PyTorch."""
+    op = "nll_loss"
+    check_reduction(op, reduction)
+    return _weighted_nll(op, as_input(log_probs, op), target, weight, ignore_index, reduction, 0.0)
+
+
+def _reduce(values: Matrix, reduction: str) -> Matrix:
+    if reduction == "none":
+        return values
+    return values.sum() if reduction == "sum" else values.mean()
+
+
+def l1_loss(prediction: Matrix, target: Any, reduction: str = "mean") -> Matrix:
+    """|prediction - target|, reduced; the gradient at equal values is 0, as PyTorch."""
+    check_reduction("l1_loss", reduction)
+    prediction, target = _same_shape_target("l1_loss", prediction, target)
+    return _reduce((prediction - target).abs(), reduction)
+
+
+def _check_threshold(op: str, name: str, value: Any, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (value > 0.0 if positive else value >= 0.0) or value == float("inf"):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{op}: {name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+# Both piecewise losses are written with minimum (no where, whose kernel ag.compile does not
+# replay): with c = min(|d|, t), 0.5 c^2 + t (|d| - c) is 0.5 d^2 below t and t (|d| - t / 2)
+# beyond, and at |d| = t minimum's split gradient gives t sign(d), PyTorch's value there.
+def smooth_l1_loss(prediction: Matrix, target: Any, reduction: str = "mean",
+                   beta: float = 1.0) -> Matrix:
+    """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere, d = prediction - target
+    (beta = 0 gives l1_loss)."""
+    op = "smooth_l1_loss"
+    check_reduction(op, reduction)
+    beta = _check_threshold(op, "beta", beta, positive=False)
+    prediction, target = _same_shape_target(op, prediction, target)
+    size = (prediction - target).abs()
+    if beta == 0.0:
+        return _reduce(size, reduction)
+    inner = minimum(size, beta)  # |d| below beta, beta beyond: the quadratic part's argument
+    return _reduce(inner * inner * (0.5 / beta) + (size - inner), reduction)
+
+
+def huber_loss(prediction: Matrix, target: Any, reduction: str = "mean",
+               delta: float = 1.0) -> Matrix:
+    """0.5 d^2 where |d| < delta, delta (|d| - delta / 2) elsewhere, d = prediction - target."""
+    op = "huber_loss"
+    check_reduction(op, reduction)
+    delta = _check_threshold(op, "delta", delta, positive=True)
+    prediction, target = _same_shape_target(op, prediction, target)
+    size = (prediction - target).abs()
+    inner = minimum(size, delta)
+    return _reduce(inner * inner * 0.5 + (size - inner) * delta, reduction)
+
+
+def relu(x: Matrix) -> Matrix:
+    """max(x, 0)."""
+    return as_input(x, "relu").relu()
+
+
+def sigmoid(x: Matrix) -> Matrix:
+    """1 / (1 + e^-x)."""
+    return as_input(x, "sigmoid").sigmoid()
+
+
+def tanh(x: Matrix) -> Matrix:
+    """The hyperbolic tangent."""
+    return as_input(x, "tanh").tanh()
+
+
+def softmax(x: Matrix, dim: Optional[int] = None) -> Matrix:
+    """exp(x) / sum(exp(x)) along dim (1, each row, when None: PyTorch's choice for 2-D)."""
+    return as_input(x, "softmax").softmax(1 if dim is None else dim)
+
+
+def log_softmax(x: Matrix, dim: Optional[int] = None) -> Matrix:
+    """log(softmax(x)) along dim (1 when None), computed stably."""
+    return as_input(x, "log_softmax").log_softmax(1 if dim is None else dim)
 
 
 def as_input(x: Any, op: str) -> Matrix:

@@ -203,3 +203,25 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Flatten(Module):
+    """Flatten dims start_dim..end_dim into one. A matrix's rows are its batch: the default
+    (start_dim=1) leaves an (N, C) matrix as it is, as PyTorch does with a 2-D input;
+    start_dim=0 (with end_dim=-1) gives the (1, N*C) row of all values (PyTorch's 1-D (N*C,)).
+    Works inside ag.compile."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(d, bool) or d not in (0, 1, -1, -2):
+                raise ValueError(f"Flatten: {name} must be 0 or 1 (or -2, -1) for a matrix, got {d!r}")
+        if start_dim % 2 > end_dim % 2:
+            raise ValueError(f"Flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Matrix) -> Matrix:
+        x = F.as_input(x, "Flatten")
+        return x.flatten() if (self.start_dim % 2, self.end_dim % 2) == (0, 1) else x
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

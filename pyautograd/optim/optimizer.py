@@ -97,12 +97,12 @@ class Optimizer:
         group["lr"] = check_hyper(type(self).__name__, "learning rate", group["lr"])
 
     # -- gradients ------------------------------------------------------------------------------
-    def zero_grad(self) -> None:
-        """Release every parameter's gradient (PyTorch's set_to_none=True): the next step skips
-        the parameters that no backward reaches in between."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.zero_grad()
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Release every parameter's gradient (set_to_none=True, PyTorch's default: the next step
+        skips the parameters that no backward reaches in between), or zero it in place (False:
+        every parameter then has a gradient of zeros and is stepped, as in PyTorch)."""
+        from ..nn.module import zero_grads
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     @no_grad()
     def step(self) -> None:
