@@ -16,7 +16,7 @@ from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, hessian, hvp, jacobian, jvp
 from .matrix import Matrix, cat, maximum, minimum, where
-from .config import VERSION as __version__, show_config
+from .config import VERSION as __version__, show_config  # noqa: F401  (the version)
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
 from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)

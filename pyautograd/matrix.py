@@ -92,12 +92,19 @@ class Matrix:
         """True for matrices made by the user (not by an op that recorded a graph)."""
         return self._rule is None
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the accumulated gradient: it reads as zeros until the next backward reaches it.
 
-        The storage is released (as PyTorch's set_to_none), so the next backward adopts its
-        first contribution instead of adding it to zeros."""
-        self._grad = None
+        By default the storage is released (PyTorch's set_to_none), so the next backward adopts
+        its first contribution instead of adding it to zeros; set_to_none=False zeroes it in
+        place (a kernel a compiled step replays), giving a matrix without one a zero gradient
+        that counts (an optimizer then steps it: weight decay, momentum)."""
+        if set_to_none:
+            self._grad = None
+        elif self._grad is not None:
+            self._grad.fill_(0.0)
+        else:
+            self._grad = type(self._data).zeros(self._data.nrow, self._data.ncol)
 
     # -- conversion -----------------------------------------------------------------------------
     @property

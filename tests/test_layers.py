@@ -21,7 +21,8 @@ FLOORS = [
     ["matrix"],  # the autograd node and the engine that applies a row
     ["factories", "forward", "explain", "gradcheck", "viz", "config"],
     ["dlpack", "data", "optim.optimizer", "nn.module", "nn.init", "nn.functional"],
-    ["optim.sgd", "optim.adam", "optim.lr_scheduler", "nn.modules", "nn.losses"],
+    ["optim.sgd", "optim.adam", "optim.lr_scheduler", "nn.modules", "nn.losses",
+     "nn.normalization", "nn.sparse", "nn.utils"],
     ["optim.rmsprop", "nn.torch_bridge"],
     ["optim", "nn"],
     ["compile"],  # the user-facing compiled step: above matrix, below (and blind to) optim

@@ -7,25 +7,13 @@ also holds the matrices that do not (frozen parameters, constants: PyTorch's buf
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Tuple, TypeVar
 
 import numpy as np
 
 from ..matrix import Matrix
 
 M = TypeVar("M", bound="Module")
-
-
-def zero_grads(params: Iterable[Matrix], set_to_none: bool) -> None:
-    """zero_grad(set_to_none) for Module and Optimizer: release each gradient, or zero it in
-    place (a kernel a compiled step replays; a parameter without one gets a zero matrix)."""
-    for p in params:
-        if set_to_none:
-            p.zero_grad()
-        elif p.has_grad:
-            p.grad.fill_(0.0)
-        else:
-            p.grad = type(p.data).zeros(*p.shape)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -146,7 +134,8 @@ class Module:
         """Reset every parameter's gradient: released (set_to_none=True, PyTorch's default), or
         made zeros in place (False: the parameters then count as having a gradient, so an
         optimizer still steps them, e.g. with weight decay or momentum, as in PyTorch)."""
-        zero_grads(self.parameters(), set_to_none)
+        for p in self.parameters():
+            p.zero_grad(set_to_none)
 
     # -- dtype ----------------------------------------------------------------------------------
     def to(self: M, dtype: Any) -> M:

@@ -6,7 +6,8 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import backends
-from ..compile import CaptureError, capturing
+from ..backends.recording import capturing
+from ..errors import CaptureError
 from ..factories import generator
 from ..matrix import Matrix, where
 from .module import Module

@@ -101,8 +101,9 @@ class Optimizer:
         """Release every parameter's gradient (set_to_none=True, PyTorch's default: the next step
         skips the parameters that no backward reaches in between), or zero it in place (False:
         every parameter then has a gradient of zeros and is stepped, as in PyTorch)."""
-        from ..nn.module import zero_grads
-        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.zero_grad(set_to_none)
 
     @no_grad()
     def step(self) -> None:
