@@ -36,6 +36,7 @@ BINARY = ["__add__", "__sub__", "__mul__", "__truediv__", "__pow__", "__lt__", "
 REFLECTED = {"__add__": "__radd__", "__sub__": "__rsub__", "__mul__": "__rmul__",
              "__truediv__": "__rtruediv__", "__pow__": "__rpow__"}
 UNARY_ULP = {"exp": 2, "sigmoid": 4, "expm1": 0, "log": 0, "log1p": 0, "sqrt": 0, "square": 0,
+             "sin": 0, "cos": 0,
              "tanh": 0, "relu": 0, "abs": 0, "sign": 0, "__neg__": 0}
 
 
