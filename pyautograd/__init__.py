@@ -9,13 +9,15 @@
 """
 from .backends import (backend, get_backend, get_default_dtype, get_num_threads, set_backend,
                        set_default_dtype, set_num_threads)
-from .factories import float32, float64, from_numpy, full, manual_seed, mat, ones, randn, zeros
+from .factories import (arange, float32, float64, from_numpy, full, linspace, manual_seed, mat, ones,
+                        randn, tensor, zeros)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .errors import BackendDivergenceError
 from .explain import explain
 from .forward import grad, hessian, hvp, jacobian, jvp
-from .matrix import Matrix, cat, maximum, minimum, where
+from .matrix import (Matrix, ValuesIndices, abs, cat, cos, exp, log, max, maximum, min, minimum,
+                     relu, sigmoid, sin, sqrt, stack, tanh, where)
 from .config import VERSION as __version__, show_config
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
@@ -29,5 +31,7 @@ __all__ = [
     "jacobian", "hessian", "hvp", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
     "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
-    "set_default_dtype", "get_default_dtype",
+    "set_default_dtype", "get_default_dtype", "tensor", "arange", "linspace", "stack",
+    "ValuesIndices", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "sin", "cos", "abs", "max",
+    "min",
 ]
