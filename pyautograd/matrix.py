@@ -14,9 +14,11 @@ The same rules run on matrices instead of storages for derivatives of derivative
 """
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
-from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union, overload)
 
 import numpy as np
 
@@ -35,6 +37,10 @@ class Matrix:
 
     __slots__ = ("_data", "_grad", "requires_grad", "_children", "_rule", "_args", "_needs", "_op",
                  "_seq", "_saved", "_tangent", "_kind", "__weakref__")
+    _args: Tuple[Any, ...]
+    _needs: Tuple[bool, ...]
+    _tangent: Optional["Matrix"]
+    _kind: Optional[str]
     # _kind (unset on most matrices): "flat" for a 1 x n row made from 1-D data (what PyTorch
     # holds as a 1-D tensor: ag.tensor([..]), arange, m[mask], ...), "mask" for a comparison's
     # 0/1 result (m[m > 0] selects with it).
@@ -163,7 +169,7 @@ class Matrix:
         return self.to(FLOAT64)
 
     # -- Python protocols -----------------------------------------------------------------------
-    def _scalar(self, what: str) -> float:
+    def _scalar(self, what: str) -> builtins.float:
         """The value of a 1x1 matrix, or a ValueError (PyTorch's) naming the conversion and shape."""
         if self._data.nrow != 1 or self._data.ncol != 1:
             raise ValueError(f"{what}: a {self.shape} matrix has {self._data.nrow * self._data.ncol}"
@@ -178,7 +184,7 @@ class Matrix:
                                "value) is ambiguous; use (m != 0).sum() or m.max() to reduce it")
         return bool(self._data.item())
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return self._scalar("float")
 
     def __int__(self) -> int:
@@ -383,7 +389,7 @@ class Matrix:
         return _apply1(ops.MEAN, self, axis, True)
 
     def var(self, dim: Optional[int] = None, unbiased: Optional[bool] = None, keepdim: bool = False,
-            *, correction: Optional[float] = None, axis: Optional[int] = None) -> "Matrix":
+            *, correction: Optional[builtins.float] = None, axis: Optional[int] = None) -> "Matrix":
         """Variance over all values or one axis, as torch.var: sum((x - mean)^2) / (N - correction),
         correction 1 by default (unbiased=False is correction 0). Differentiable."""
         _check_keepdim("var", keepdim, False)
@@ -396,11 +402,11 @@ class Matrix:
         return centered.square().sum(axis) / (n - c if n > c else 0.0)  # 0: inf or nan, as torch
 
     def std(self, dim: Optional[int] = None, unbiased: Optional[bool] = None, keepdim: bool = False,
-            *, correction: Optional[float] = None, axis: Optional[int] = None) -> "Matrix":
+            *, correction: Optional[builtins.float] = None, axis: Optional[int] = None) -> "Matrix":
         """Standard deviation (the square root of var, same arguments), as torch.std."""
         return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
 
-    def norm(self, p: Union[float, str] = 2, dim: Optional[int] = None, keepdim: bool = False,
+    def norm(self, p: Union[builtins.float, str] = 2, dim: Optional[int] = None, keepdim: bool = False,
              *, axis: Optional[int] = None) -> "Matrix":
         """The p-norm of all values (1x1) or along an axis, as torch.norm: p = 2 (or "fro"), 1,
         inf or any positive number. Differentiable (the 2-norm's gradient is x / norm)."""
@@ -418,6 +424,16 @@ class Matrix:
             return self.abs().max(axis=axis)
         return (self.abs() ** float(p)).sum(axis) ** (1.0 / float(p))
 
+    @overload
+    def max(self, dim: None = None, keepdim: bool = False, *, axis: Optional[int] = None,
+            keepdims: bool = False) -> "Matrix": ...
+    @overload
+    def max(self, dim: int, keepdim: bool = False, *, axis: None = None,
+            keepdims: bool = False) -> "ValuesIndices": ...
+    @overload
+    def max(self, dim: "Matrix", keepdim: bool = False, *, axis: None = None,
+            keepdims: bool = False) -> "Matrix": ...
+
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Optional[int] = None,
             keepdims: bool = False) -> Any:
         """As PyTorch: m.max() is the largest value (1x1); m.max(dim) or m.max(dim=d) is the pair
@@ -425,6 +441,16 @@ class Matrix:
         position; m.max(other_matrix) is maximum(m, other). NumPy's m.max(axis=d) gives the
         values alone. The gradient is shared evenly among tied maxima (a NaN wins it all)."""
         return _extreme(self, "max", ops.MAX, dim, axis, keepdim, keepdims)
+
+    @overload
+    def min(self, dim: None = None, keepdim: bool = False, *, axis: Optional[int] = None,
+            keepdims: bool = False) -> "Matrix": ...
+    @overload
+    def min(self, dim: int, keepdim: bool = False, *, axis: None = None,
+            keepdims: bool = False) -> "ValuesIndices": ...
+    @overload
+    def min(self, dim: "Matrix", keepdim: bool = False, *, axis: None = None,
+            keepdims: bool = False) -> "Matrix": ...
 
     def min(self, dim: Any = None, keepdim: bool = False, *, axis: Optional[int] = None,
             keepdims: bool = False) -> Any:
@@ -480,7 +506,7 @@ class Matrix:
         """torch.gather: out[i, j] = m[index[i, j], j] (dim=0) or m[i, index[i, j]] (dim=1), of
         index's shape (its sizes at most m's along the other dimension). The gradient scatters
         back, repeats adding up."""
-        axis = normalize_axis("gather", None, dim, allow_none=False)
+        axis = _dim("gather", dim)
         idx = _integer_array("gather", index)
         p, q = idx.shape
         nrow, ncol = self.shape
@@ -538,7 +564,7 @@ class Matrix:
     def unsqueeze(self, dim: int) -> "Matrix":
         """A vector (1 x n or n x 1, PyTorch's 1-D tensor) as the row (dim=0) or the column
         (dim=1 or -1) PyTorch's unsqueeze makes of it; a matrix would need a third dimension."""
-        axis = normalize_axis("unsqueeze", None, dim, allow_none=False)
+        axis = _dim("unsqueeze", dim)
         nrow, ncol = self.shape
         if nrow != 1 and ncol != 1:
             raise ValueError(f"unsqueeze: a {self.shape} matrix would become 3-D; pyautograd "
@@ -552,7 +578,7 @@ class Matrix:
         with dim, only when that dimension has size 1 (else unchanged, as PyTorch)."""
         nrow, ncol = self.shape
         if dim is not None:
-            axis = normalize_axis("squeeze", None, dim, allow_none=False)
+            axis = _dim("squeeze", dim)
             if self.shape[axis] != 1:
                 return self
         if nrow != 1 and ncol != 1:
@@ -565,7 +591,7 @@ class Matrix:
         """The shape (nrow, ncol), or one of its sizes (dim 0, 1, -1, -2), as torch's size()."""
         if dim is None:
             return self.shape
-        return self.shape[normalize_axis("size", None, dim, allow_none=False)]
+        return self.shape[_dim("size", dim)]
 
     def numel(self) -> int:
         """The number of values, nrow * ncol."""
@@ -643,7 +669,21 @@ class Matrix:
         return apply(ops.GETITEM, (self,), (rows, cols))
 
     # -- element-wise functions: sqrt, exp, log, sigmoid, ... are made from pyautograd.ops.METHODS
-    # below the class; their derivatives are in those rows.
+    # below the class; their derivatives are in those rows. Declared here for type checkers
+    # (tests/test_torch_api.py checks this list against ops.METHODS).
+    if TYPE_CHECKING:
+        def sqrt(self) -> "Matrix": ...
+        def square(self) -> "Matrix": ...
+        def log1p(self) -> "Matrix": ...
+        def expm1(self) -> "Matrix": ...
+        def exp(self) -> "Matrix": ...
+        def log(self) -> "Matrix": ...
+        def sigmoid(self) -> "Matrix": ...
+        def tanh(self) -> "Matrix": ...
+        def relu(self) -> "Matrix": ...
+        def abs(self) -> "Matrix": ...
+        def sin(self) -> "Matrix": ...
+        def cos(self) -> "Matrix": ...
     def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> "Matrix":
         """x limited to [min, max] (either may be None); min > max gives max everywhere, NaN
         stays NaN, as in PyTorch. dY/dx = 1 where min <= x <= max, else 0."""
@@ -1006,6 +1046,11 @@ def _mask(values: Storage) -> Matrix:
     return result
 
 
+def _dim(op: str, dim: Any) -> int:
+    """A dimension, 0 or 1 (-2 and -1 count from the end), or a ValueError naming the op."""
+    return int(normalize_axis(op, None, dim, allow_none=False))  # type: ignore[arg-type]
+
+
 def _check_keepdim(op: str, keepdim: Any, keepdims: Any) -> None:
     """keepdim= (PyTorch) or keepdims= (NumPy) must be a bool; results stay 2-D either way."""
     for name, flag in (("keepdim", keepdim), ("keepdims", keepdims)):
@@ -1035,7 +1080,7 @@ def _extreme(m: Matrix, op: str, row: Rule, dim: Any, axis: Optional[int], keepd
     if axis is not None:
         raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r}; dim gives (values, "
                         "indices), axis the values alone")
-    d = normalize_axis(op, None, dim, allow_none=False)
+    d = _dim(op, dim)
     positions = m._data.argmax(d) if op == "max" else m._data.argmin(d)
     return ValuesIndices(_apply1(row, m, d, True), Matrix(positions, requires_grad=False))
 
@@ -1195,7 +1240,7 @@ def stack(matrices: Sequence[Any], dim: int = 0) -> Matrix:
     length n, stacked as the rows (dim=0: k x n) or the columns (dim=1: n x k) of a matrix, as
     torch.stack; each input's gradient is its row or column of the result's. Matrices would
     make a 3-D result: cat them instead."""
-    axis = normalize_axis("stack", None, dim, allow_none=False)
+    axis = _dim("stack", dim)
     parts = [_lift(p) for p in matrices]
     if not parts:
         raise ValueError("stack: expected at least one vector, got none")

@@ -191,6 +191,10 @@ class Storage:
     version, which is the one recorded."""
 
     __slots__ = ("nrow", "ncol", "version", "_base")
+    nrow: int
+    ncol: int
+    version: int
+    _base: Optional["Storage"]
     backend_name = "abstract"
     dtype: np.dtype = FLOAT64
     # {dtype: the class of this backend storing that dtype}, set by each backend
