@@ -319,12 +319,12 @@ class Matrix:
 
     __rand__, __ror__ = __and__, __or__
 
-    def __lt__(self, other: Operand) -> "Matrix": return self._compare(other, "__lt__")
-    def __le__(self, other: Operand) -> "Matrix": return self._compare(other, "__le__")
-    def __gt__(self, other: Operand) -> "Matrix": return self._compare(other, "__gt__")
-    def __ge__(self, other: Operand) -> "Matrix": return self._compare(other, "__ge__")
-    def __eq__(self, other: Operand) -> "Matrix": return self._compare(other, "__eq__")  # type: ignore[override]
-    def __ne__(self, other: Operand) -> "Matrix": return self._compare(other, "__ne__")  # type: ignore[override]
+    def __lt__(self, other: Any) -> "Matrix": return self._compare(other, "__lt__")
+    def __le__(self, other: Any) -> "Matrix": return self._compare(other, "__le__")
+    def __gt__(self, other: Any) -> "Matrix": return self._compare(other, "__gt__")
+    def __ge__(self, other: Any) -> "Matrix": return self._compare(other, "__ge__")
+    def __eq__(self, other: Any) -> "Matrix": return self._compare(other, "__eq__")  # type: ignore[override]
+    def __ne__(self, other: Any) -> "Matrix": return self._compare(other, "__ne__")  # type: ignore[override]
     __hash__ = object.__hash__
 
     # -- in-place updates (parameters, under no_grad) -------------------------------------------
