@@ -257,7 +257,7 @@ class Matrix:
     def __add__(self, other: Operand) -> "Matrix":
         """self + other. d/dself = 1, d/dother = 1, summed over broadcast dimensions."""
         if type(other) is not Matrix and not _is_number(other):
-            other = _aligned(self, other, "add")[1]
+            return _foreign(ops.ADD, self, other)
         return _apply2(ops.ADD, self, other)
 
     def __radd__(self, other: Operand) -> "Matrix":
@@ -266,26 +266,36 @@ class Matrix:
     def __sub__(self, other: Operand) -> "Matrix":
         """self - other. d/dself = 1, d/dother = -1."""
         if type(other) is not Matrix and not _is_number(other):
-            other = _aligned(self, other, "sub")[1]
+            return _foreign(ops.SUB, self, other)
         return _apply2(ops.SUB, self, other)
 
     def __rsub__(self, other: Operand) -> "Matrix":
-        return _apply2(ops.SUB, _operand(other, "sub", self), self)
+        if type(other) is not Matrix and not _is_number(other):
+            return _foreign(ops.SUB, self, other, reverse=True)
+        return _apply2(ops.SUB, _operand(other, "sub"), self)
 
     def __mul__(self, other: Operand) -> "Matrix":
         """self * other (element-wise). d/dself = other, d/dother = self."""
-        return _apply2(ops.MUL, self, other if type(other) is Matrix else _operand(other, "mul", self))
+        if type(other) is Matrix:
+            return _apply2(ops.MUL, self, other)
+        return _foreign(ops.MUL, self, other) if not _is_number(other) else \
+            _apply2(ops.MUL, self, as_scalar(other, "mul"))
 
     def __rmul__(self, other: Operand) -> "Matrix":
         return self * other
 
     def __truediv__(self, other: Operand) -> "Matrix":
         """self / other. d/dself = 1/other, d/dother = -self/other^2 = -result/other."""
-        return _apply2(ops.DIV, self, other if type(other) is Matrix else _operand(other, "div", self))
+        if type(other) is Matrix:
+            return _apply2(ops.DIV, self, other)
+        return _foreign(ops.DIV, self, other) if not _is_number(other) else \
+            _apply2(ops.DIV, self, as_scalar(other, "div"))
 
     def __rtruediv__(self, other: Operand) -> "Matrix":
         """s / self. d/dself = -s/self^2 = -result/self."""
-        return _apply2(ops.DIV, _operand(other, "div", self), self)
+        if type(other) is not Matrix and not _is_number(other):
+            return _foreign(ops.DIV, self, other, reverse=True)
+        return _apply2(ops.DIV, _operand(other, "div"), self)
 
     def __neg__(self) -> "Matrix":
         return _apply1(ops.NEG, self)
@@ -305,7 +315,10 @@ class Matrix:
         if _is_number(other):
             return _mask(getattr(self._data, op)(other))
         a, b = _aligned(self, other, op.strip("_"))
-        return _mask(getattr(a._data, op)(b._data))
+        try:
+            return _mask(getattr(a._data, op)(b._data))
+        except ValueError as exc:
+            raise _as_given(exc, other, b) from None
 
     # masks combine as PyTorch's booleans: & (both), | (either), ~ (not); values are 0 and 1
     def __and__(self, other: Any) -> "Matrix":
@@ -354,13 +367,13 @@ class Matrix:
         if type(other) is not Matrix:
             if _is_number(other):
                 raise _number_in_matmul(self.shape, other)
-            other = _lift(other)
+            return _foreign(ops.MATMUL, self, other, lift=_lift)
         return _apply2(ops.MATMUL, self, other)
 
     def __rmatmul__(self, other: Any) -> "Matrix":
         if _is_number(other):
             raise _number_in_matmul(self.shape, other)
-        return _lift(other) @ self
+        return _foreign(ops.MATMUL, self, other, reverse=True, lift=_lift)
 
     @property
     def T(self) -> "Matrix":
@@ -995,6 +1008,29 @@ def _operand(value: Any, op: str = "sub", against: Optional[Matrix] = None) -> A
     if _is_number(value):
         return as_scalar(value, op)
     return _lift(value) if against is None else _aligned(against, value, op)[1]
+
+
+def _foreign(row: Rule, m: Matrix, other: Any, reverse: bool = False, lift: Any = None) -> Matrix:
+    """m (op) other, or other (op) m when reverse, for an operand that is not a matrix (a list,
+    an array): lifted (1-D data as _aligned reads it), and a shape error quotes the operand's
+    shape as the caller gave it, not only the converted one."""
+    if lift is not None:
+        a, b = m, lift(other)
+    else:
+        a, b = _aligned(m, other, row.name)
+    try:
+        return _apply2(row, b, a) if reverse else _apply2(row, a, b)
+    except ValueError as exc:
+        raise _as_given(exc, other, b) from None
+
+
+def _as_given(exc: ValueError, given: Any, lifted: Matrix) -> ValueError:
+    """exc, with the shape the caller passed added where the conversion changed it."""
+    shape = np.shape(given) if not isinstance(given, Storage) else given.shape
+    if tuple(shape) == lifted.shape:
+        return exc
+    return ValueError(f"{exc} (the {type(given).__name__} operand was given with shape "
+                      f"{tuple(shape)} and read as {lifted.shape})")
 
 
 def _is_flat(value: Any) -> bool:

@@ -225,3 +225,15 @@ def test_matrix_declares_every_method_of_the_rule_table_for_type_checkers():
     source = inspect.getsource(Matrix)
     for row in ops.METHODS:
         assert f"def {row.name}(self) -> \"Matrix\": ..." in source, row.name
+
+
+def test_shape_errors_quote_the_shape_the_user_passed(backend_name):
+    m = ag.mat(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"matmul: .*given with shape \(3,\) and read as \(1, 3\)"):
+        m @ np.ones(3)
+    with pytest.raises(ValueError, match=r"add \(\+\): .*list operand was given with shape \(2,\)"):
+        m + [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"lt \(<\): .*given with shape \(5,\)"):
+        m < np.ones(5)
+    with pytest.raises(ValueError, match=r"div \(/\): .*given with shape \(2,\)"):
+        [1.0, 2.0] / m
