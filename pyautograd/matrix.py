@@ -131,7 +131,7 @@ class Matrix:
 
     def detach(self) -> "Matrix":
         """The same values (shared storage) as a new leaf that records no graph."""
-        return Matrix(self._data, requires_grad=False)
+        return _same_kind(Matrix(self._data, requires_grad=False), self)
 
     @property
     def dtype(self) -> np.dtype:
@@ -156,7 +156,7 @@ class Matrix:
             cls = home.with_dtype(resolve_dtype(target, "to"))
         if cls is home:
             return self
-        return apply(ops.TO, (self,), (cls, home))
+        return _same_kind(apply(ops.TO, (self,), (cls, home)), self)
 
     def float(self) -> "Matrix":
         """self.to(float32), as torch's Tensor.float(): self when it already is float32."""
@@ -625,7 +625,7 @@ class Matrix:
 
     def clone(self) -> "Matrix":
         """A copy of the values that stays in the graph: its gradient flows back to self."""
-        return _apply1(ops.CLONE, self)
+        return _same_kind(_apply1(ops.CLONE, self), self)
 
     def pow(self, exponent: Union[Number, "Matrix"]) -> "Matrix":
         """self ** exponent."""
@@ -1067,6 +1067,14 @@ def _as_column_for(col: Matrix, row: Matrix, op: str, side: str) -> Matrix:
     raise ValueError(f"{op}: 1-D data of {n} values (on the {side}) against a ({nrow}, 1) column "
                      f"would broadcast to a ({nrow}, {n}) outer product; reshape it to ({n}, 1) "
                      f"or (1, {n}) (a 2-D shape says which you mean)")
+
+
+def _same_kind(result: Matrix, source: Matrix) -> Matrix:
+    """result, marked as 1-D data or a mask when source is (conversions keep what data means)."""
+    kind = getattr(source, "_kind", None)
+    if kind is not None:
+        result._kind = kind
+    return result
 
 
 def _flat(m: Matrix) -> Matrix:

@@ -237,3 +237,11 @@ def test_shape_errors_quote_the_shape_the_user_passed(backend_name):
         m < np.ones(5)
     with pytest.raises(ValueError, match=r"div \(/\): .*given with shape \(2,\)"):
         [1.0, 2.0] / m
+
+
+def test_one_d_data_stays_one_d_through_conversions(backend_name):
+    column = ag.mat([[1.0], [0.0], [2.0]])
+    y = ag.tensor([1, 0, 2])
+    for same in (y.float(), y.double(), y.detach(), y.clone(), ag.arange(3).float()):
+        assert (column == same).shape == (3, 1)
+    assert (column == ag.mat([[1.0, 0.0, 2.0]])).shape == (3, 3)  # 2-D as written: outer
