@@ -56,7 +56,8 @@ def _check_shape(op: str, nrow: Any, ncol: Any, given: Any = None) -> None:
         if n < 1:
             raise ValueError(f"{op}: sizes must be at least 1, got {shown!r}")
     cls = backends.current_storage()
-    if getattr(cls, "max_elements", None) is not None and int(nrow) * int(ncol) > cls.max_elements:
+    limit = getattr(cls, "max_elements", None)
+    if limit is not None and int(nrow) * int(ncol) > limit:
         from .backends.list2d import check_size
         check_size(op, int(nrow), int(ncol))
 
