@@ -1156,6 +1156,8 @@ def _checked_int64(op: str, arr: np.ndarray) -> np.ndarray:
 def _is_sequence_index(key: Any) -> bool:
     if isinstance(key, Matrix):
         return True
+    if isinstance(key, range):
+        return True
     if isinstance(key, (list, tuple, np.ndarray)):
         return np.ndim(key) >= 1
     return False
@@ -1170,7 +1172,11 @@ def _paired_positions(op: str, key: Any, shape: Tuple[int, int]) -> Optional[np.
     mask = None
     if isinstance(key, Matrix) and (getattr(key, "_kind", None) == "mask" or (
             key.shape == shape and nrow > 1 and ncol > 1)):
-        mask = key.numpy() != 0
+        values = key.numpy()
+        if not np.all((values == 0.0) | (values == 1.0)):
+            raise IndexError(f"{op}: a {key.shape} matrix used as a mask must hold only 0 and 1 "
+                             "(a comparison's result, such as m > 0)")
+        mask = values != 0.0
         given = key.shape
     elif isinstance(key, np.ndarray) and key.dtype == bool and key.ndim == 2:
         mask, given = key, key.shape
@@ -1184,7 +1190,8 @@ def _paired_positions(op: str, key: Any, shape: Tuple[int, int]) -> Optional[np.
     if isinstance(key, tuple) and len(key) == 2 and all(_is_sequence_index(k) for k in key):
         parts = []
         for dim, (k, size) in enumerate(zip(key, shape)):
-            arr = _integer_array(op, k).ravel() if isinstance(k, Matrix) else k
+            arr = _integer_array(op, k).ravel() if isinstance(k, Matrix) else (
+                np.arange(k.start, k.stop, k.step, dtype=np.int64) if isinstance(k, range) else k)
             parts.append(index_positions(op, (arr, 0) if dim == 0 else (0, arr), shape)[dim])
         rows, cols = parts
         if rows.size != cols.size and rows.size != 1 and cols.size != 1:

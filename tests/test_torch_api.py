@@ -245,3 +245,13 @@ def test_one_d_data_stays_one_d_through_conversions(backend_name):
     for same in (y.float(), y.double(), y.detach(), y.clone(), ag.arange(3).float()):
         assert (column == same).shape == (3, 1)
     assert (column == ag.mat([[1.0, 0.0, 2.0]])).shape == (3, 3)  # 2-D as written: outer
+
+
+def test_picking_each_rows_label_as_pytorch_does(backend_name):
+    torch = _torch()
+    labels = [2, 0, 1]
+    _both(lambda x: x.log_softmax(1)[ag.arange(3), labels],
+          lambda t: t.log_softmax(1)[torch.arange(3), torch.tensor(labels)])
+    _both(lambda x: x[range(3), labels], lambda t: t[range(3), labels])
+    with pytest.raises(IndexError, match="must hold only 0 and 1"):
+        ag.mat(A)[ag.mat(A) * 2.0]

@@ -117,8 +117,9 @@ def _index_list(op: str, key: object, size: int, dim: int) -> np.ndarray:
         positions = np.arange(*key.indices(size), dtype=np.int64)
     else:
         if isinstance(key, (bool, np.bool_)) or (isinstance(key, np.ndarray) and key.dtype == bool):
-            raise IndexError(f"{op}: boolean indices are not supported (dimension {dim}); "
-                             "select with ag.where(mask, a, b), or index with integers")
+            raise IndexError(f"{op}: a boolean index must be a mask of the matrix's own shape "
+                             f"(m[m > 0]), not one per dimension (dimension {dim}); or select "
+                             "with ag.where(mask, a, b), or index with integers")
         if isinstance(key, (int, np.integer)):
             if not _INT64_MIN <= int(key) <= _INT64_MAX:
                 raise IndexError(f"{op}: index {int(key)} is out of range for dimension {dim} "
