@@ -32,6 +32,5 @@ __all__ = [
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
     "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
     "set_default_dtype", "get_default_dtype", "tensor", "arange", "linspace", "stack",
-    "ValuesIndices", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "sin", "cos", "abs", "max",
-    "min",
-]
+    "ValuesIndices", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "sin", "cos",
+]  # ag.abs, ag.max and ag.min exist but stay out of `import *`: they would shadow the builtins

@@ -255,3 +255,10 @@ def test_picking_each_rows_label_as_pytorch_does(backend_name):
     _both(lambda x: x[range(3), labels], lambda t: t[range(3), labels])
     with pytest.raises(IndexError, match="must hold only 0 and 1"):
         ag.mat(A)[ag.mat(A) * 2.0]
+
+
+def test_star_import_leaves_the_builtins_alone():
+    namespace = {}
+    exec("from pyautograd import *", namespace)
+    assert not {"abs", "max", "min"} & set(namespace)
+    assert ag.max(ag.mat([[1.0, 5.0]])).item() == 5.0 and ag.abs(-2.0).item() == 2.0
