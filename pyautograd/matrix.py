@@ -1115,10 +1115,13 @@ def _extreme(m: Matrix, op: str, row: Rule, dim: Any, axis: Optional[int], keepd
     """max or min: the values (no dim, or NumPy's axis=), the pair (a dim), or the element-wise
     extremum of two matrices (torch.max(a, b))."""
     _check_keepdim(op, keepdim, keepdims)
-    if dim is not None and not isinstance(dim, (int, np.integer)):
+    if isinstance(dim, (Matrix, Storage, np.ndarray, list)):  # torch.max(a, b)
         if axis is not None:
             raise TypeError(f"{op}: got a second operand and axis={axis!r}")
         return (maximum if op == "max" else minimum)(m, dim)
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
+        raise TypeError(f"{op}: dim must be an int (0, 1, -1 or -2) or a matrix to compare "
+                        f"with, got {dim!r}; ag.maximum(m, number) takes a number")
     if dim is None:
         return _apply1(row, m, normalize_axis(op, axis, None), True)
     if axis is not None:

@@ -262,3 +262,12 @@ def test_star_import_leaves_the_builtins_alone():
     exec("from pyautograd import *", namespace)
     assert not {"abs", "max", "min"} & set(namespace)
     assert ag.max(ag.mat([[1.0, 5.0]])).item() == 5.0 and ag.abs(-2.0).item() == 2.0
+
+
+def test_max_refuses_a_dim_that_is_not_an_integer():
+    m = ag.mat(A)
+    for bad in (1.0, True, "1"):
+        with pytest.raises(TypeError, match="max: dim must be an int"):
+            m.max(bad)
+    with pytest.raises(ValueError, match="min: axis must be 0, 1, -1 or -2, got 2"):
+        m.min(2)
