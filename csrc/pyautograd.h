@@ -40,7 +40,7 @@ enum pag_binary_op {
 enum pag_unary_op {
     PAG_NEG = 0, PAG_EXP = 1, PAG_LOG = 2, PAG_TANH = 3, PAG_SIGMOID = 4,
     PAG_RELU = 5, PAG_ABS = 6, PAG_SIGN = 7, PAG_SQRT = 8, PAG_LOG1P = 9, PAG_EXPM1 = 10,
-    PAG_SQUARE = 11
+    PAG_SQUARE = 11, PAG_SIN = 12, PAG_COS = 13
 };
 
 enum pag_reduce_op { PAG_SUM = 0, PAG_MEAN = 1, PAG_MAX = 2 };

@@ -1,18 +1,23 @@
-"""Making matrices: mat, zeros, ones, full, randn, from_numpy, and the global random seed.
+"""Making matrices: mat, tensor, zeros, ones, full, randn, arange, linspace, from_numpy, and the
+global random seed. The shape-taking factories take (nrow, ncol), a shape tuple, or one size n
+(PyTorch's 1-D shape: a 1 x n row).
 
 Every factory takes dtype= (float64 or float32 in any spelling: ag.float32, np.float32,
 "float32"); without it a matrix gets the default dtype (ag.set_default_dtype), except that
 from_numpy() keeps a float32 array's float32, as torch.from_numpy does."""
 from __future__ import annotations
 
-from typing import Any, Optional, Type
+import math
+from typing import Any, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from . import backends
 from ._convert import plain_ndarray
 from .backends.base import FLOAT32, FLOAT64, Storage, resolve_dtype
-from .matrix import Matrix
+from .matrix import Matrix, _flat
+
+Size = Union[int, Sequence[int]]
 
 _rng: np.random.Generator = np.random.default_rng()
 
@@ -43,14 +48,16 @@ def mat(values: Any, requires_grad: bool = True, dtype: Any = None) -> Matrix:
     return Matrix(_storage("mat", dtype).from_values(values, "mat"), requires_grad=requires_grad)
 
 
-def _check_shape(op: str, nrow: int, ncol: int) -> None:
+def _check_shape(op: str, nrow: Any, ncol: Any, given: Any = None) -> None:
+    shown = (nrow, ncol) if given is None else given
     for n in (nrow, ncol):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"{op}: sizes must be integers, got ({nrow!r}, {ncol!r})")
+            raise TypeError(f"{op}: sizes must be integers, got {shown!r}")
         if n < 1:
-            raise ValueError(f"{op}: sizes must be at least 1, got ({nrow}, {ncol})")
+            raise ValueError(f"{op}: sizes must be at least 1, got {shown!r}")
     cls = backends.current_storage()
-    if getattr(cls, "max_elements", None) is not None and int(nrow) * int(ncol) > cls.max_elements:
+    limit = getattr(cls, "max_elements", None)
+    if limit is not None and int(nrow) * int(ncol) > limit:
         from .backends.list2d import check_size
         check_size(op, int(nrow), int(ncol))
 
@@ -77,35 +84,113 @@ def from_numpy(arr: np.ndarray, requires_grad: bool = False, dtype: Any = None) 
     return Matrix(cls.from_values(arr, "from_numpy"), requires_grad)
 
 
-def full(nrow: int, ncol: int, value: float, requires_grad: bool = True,
+def _size(op: str, nrow: Any, ncol: Any) -> Tuple[int, int, bool]:
+    """(nrow, ncol, one_d) from (nrow, ncol), a shape tuple or a single size; sizes checked,
+    and errors quote the shape as the caller gave it."""
+    given = nrow if ncol is None else (nrow, ncol)
+    if ncol is None:
+        if isinstance(nrow, (tuple, list)):
+            if len(nrow) == 1:
+                nrow = nrow[0]
+            elif len(nrow) == 2:
+                nrow, ncol = nrow
+            else:
+                raise ValueError(f"{op}: a matrix has 2 dimensions, got the shape {given!r}")
+        if ncol is None:
+            _check_shape(op, 1, nrow, given)
+            return 1, int(nrow), True
+    _check_shape(op, nrow, ncol, given)
+    return int(nrow), int(ncol), False
+
+
+def _made(m: Matrix, one_d: bool) -> Matrix:
+    return _flat(m) if one_d else m
+
+
+def full(nrow: Any, ncol: Any = None, value: Optional[float] = None, requires_grad: bool = True,
          dtype: Any = None) -> Matrix:
-    """An nrow x ncol matrix of value (rounded to float32 for dtype=float32)."""
+    """An nrow x ncol matrix of value (rounded to float32 for dtype=float32); full((r, c), v)
+    and full(n_as_tuple, v) as torch.full take the shape first."""
+    if isinstance(nrow, (tuple, list)) and value is None:
+        nrow, ncol, value = nrow, None, ncol
+    if value is None:
+        raise TypeError("full: missing the fill value (full(nrow, ncol, value) or full(shape, value))")
     return _full("full", nrow, ncol, value, requires_grad, dtype)
 
 
-def _full(op: str, nrow: int, ncol: int, value: float, requires_grad: bool,
+def _full(op: str, nrow: Any, ncol: Any, value: float, requires_grad: bool,
           dtype: Any = None) -> Matrix:
     cls = _storage(op, dtype)
-    _check_shape(op, nrow, ncol)
-    return Matrix(cls.full(int(nrow), int(ncol), float(value)), requires_grad)
+    r, c, one_d = _size(op, nrow, ncol)
+    return _made(Matrix(cls.full(r, c, float(value)), requires_grad), one_d)
 
 
-def zeros(nrow: int, ncol: int, requires_grad: bool = True, dtype: Any = None) -> Matrix:
+def zeros(nrow: Any, ncol: Any = None, requires_grad: bool = True, dtype: Any = None) -> Matrix:
+    """Zeros: zeros(nrow, ncol), zeros((nrow, ncol)) or zeros(n) (a 1 x n row)."""
     return _full("zeros", nrow, ncol, 0.0, requires_grad, dtype)
 
 
-def ones(nrow: int, ncol: int, requires_grad: bool = True, dtype: Any = None) -> Matrix:
+def ones(nrow: Any, ncol: Any = None, requires_grad: bool = True, dtype: Any = None) -> Matrix:
+    """Ones, shaped as zeros()."""
     return _full("ones", nrow, ncol, 1.0, requires_grad, dtype)
 
 
-def randn(nrow: int, ncol: int, requires_grad: bool = True,
+def randn(nrow: Any, ncol: Any = None, requires_grad: bool = True,
           rng: Optional[np.random.Generator] = None, dtype: Any = None) -> Matrix:
     """Standard normal values from `rng`, or from the global generator of manual_seed(); drawn
-    in float64 and rounded for float32, so a seed gives the same numbers in both dtypes."""
+    in float64 and rounded for float32, so a seed gives the same numbers in both dtypes.
+    Shaped as zeros()."""
     cls = _storage("randn", dtype)
-    _check_shape("randn", nrow, ncol)
-    storage = cls.randn(int(nrow), int(ncol), rng if rng is not None else _rng)
-    return Matrix(storage, requires_grad)
+    r, c, one_d = _size("randn", nrow, ncol)
+    storage = cls.randn(r, c, rng if rng is not None else _rng)
+    return _made(Matrix(storage, requires_grad), one_d)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Matrix:
+    """torch.tensor's defaults: no gradient unless asked, the dtype from the data (a float32
+    array stays float32; anything else, integers included, takes the default dtype, as
+    pyautograd stores floats only). A number is 1x1; 1-D data a 1 x n row that stands for
+    PyTorch's 1-D tensor (compared with an n x 1 column it is read as a column, never broadcast
+    into an n x n outer product); 2-D data keeps its shape. Always a copy."""
+    if isinstance(data, Matrix):
+        values: Any = data.numpy()
+    elif isinstance(data, Storage):
+        values = data.numpy()
+    else:
+        values = data
+    if dtype is None and isinstance(values, (np.ndarray, np.generic)) and values.dtype == FLOAT32:
+        dtype = FLOAT32
+    one_d = np.ndim(values) == 1
+    cls = _storage("tensor", dtype)
+    return _made(Matrix(cls.from_values(values, "tensor"), requires_grad), one_d)
+
+
+def arange(start: float, end: Optional[float] = None, step: float = 1, requires_grad: bool = False,
+           dtype: Any = None) -> Matrix:
+    """start, start + step, ... below end (arange(n) is 0 .. n-1), as torch.arange: a 1 x n row."""
+    if end is None:
+        start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(v):
+            raise TypeError(f"arange: {name} must be a finite number, got {v!r}")
+    if step == 0:
+        raise ValueError("arange: step must be non-zero")
+    count = math.ceil((end - start) / step)
+    if count < 1:
+        raise ValueError(f"arange: no values from {start} to {end} in steps of {step}")
+    values = start + step * np.arange(count, dtype=np.float64)
+    return _made(Matrix(_storage("arange", dtype).from_values(values, "arange"), requires_grad), True)
+
+
+def linspace(start: float, end: float, steps: int, requires_grad: bool = False,
+             dtype: Any = None) -> Matrix:
+    """steps evenly spaced values from start to end (both included), as torch.linspace: 1 x steps."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"linspace: steps must be a positive integer, got {steps!r}")
+    values = np.linspace(float(start), float(end), int(steps))
+    return _made(Matrix(_storage("linspace", dtype).from_values(values, "linspace"),
+                        requires_grad), True)
 
 
 float32: np.dtype = FLOAT32

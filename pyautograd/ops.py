@@ -412,6 +412,13 @@ RELU = method_rule("relu", lambda g, y, n, a: ((a > 0.0) * g,),
 ABS = method_rule("abs", lambda g, y, n, a: (sign(a) * g,), "Y = |A|: dY/dA = sign(A)", ((0,),),
                   "|x|; the derivative is 0 at x = 0, as PyTorch's.")
 
+SIN = method_rule("sin", lambda g, y, n, a: (g * a.cos(),), "Y = sin A: dY/dA = cos A", ((0,),),
+                  "The sine (libm's, on both backends).")
+COS = method_rule("cos", lambda g, y, n, a: (-(g * a.sin()),), "Y = cos A: dY/dA = -sin A",
+                  ((0,),), "The cosine (libm's, on both backends).")
+CLONE = rule("clone", lambda a: a.copy(), lambda g, out, n, a: (g,), LINEAR,
+             "Y = a copy of A: dY/dA = 1", ((),))
+
 
 def clamped(x: Any, low: Optional[float], high: Optional[float]) -> Any:
     """min(max(x, low), high), element-wise (NaN stays NaN)."""

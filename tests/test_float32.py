@@ -115,7 +115,7 @@ def test_python_and_c_float32_agree_to_the_bit_on_exact_ops_and_sums():
         with ag.backend(name):
             m = ag.mat(a, dtype="float32", requires_grad=False)
             results[name] = [(m * m - m / 3.0).numpy(), m.sum().numpy(), m.sum(0).numpy(),
-                             m.sum(1).numpy(), m.mean(1).numpy(), m.max(0).numpy()]
+                             m.sum(1).numpy(), m.mean(1).numpy(), m.max(axis=0).numpy()]
     for p, c in zip(results["python"], results["c"]):
         np.testing.assert_array_equal(p, c)
 

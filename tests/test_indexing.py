@@ -41,7 +41,9 @@ def test_a_matrix_of_row_positions_gathers_and_scatters_back(backend_name):
     (slice(None, None, -1), ValueError, r"steps must be positive"),
     (1.5, IndexError, r"an int, a slice"),
     ((0, 1, 2), IndexError, r"2 dimensions"),
-    (([0, 1], [0, 1]), IndexError, r"not both"),
+    (([0, 1], [0, 1, 2]), IndexError, r"equal lengths"),  # m[rows, cols] pairs them
+    (np.array([2 ** 64 - 1], dtype=np.uint64), IndexError, r"18446744073709551615.*int64"),
+    (2 ** 64 - 1, IndexError, r"does not even fit in int64"),
     (np.array([True, False, True]), IndexError, r"boolean"),
     (None, IndexError, r"an int, a slice"),
     ([0.0, 1.0], IndexError, r"an int, a slice"),  # floats only as a Matrix of positions
@@ -122,7 +124,13 @@ def test_argmax_argmin_take_the_first_tie_and_nan_as_pytorch(backend_name):
     clean = ag.mat([[1.0, 3.0], [3.0, 0.0]])
     assert clean.argmax().item() == 1.0 and clean.argmin().item() == 3.0  # row-major positions
     assert x.T.argmax(0).numpy().ravel().tolist() == t.T.argmax(dim=0).double().tolist()
-    np.testing.assert_array_equal(x.min(1).numpy().ravel(), t.amin(dim=1).numpy())
+    for dim in (0, 1):  # max(dim) and min(dim) are torch's (values, indices) pairs
+        for name in ("max", "min"):
+            values, indices = getattr(x, name)(dim)
+            expected = getattr(t, name)(dim=dim)
+            np.testing.assert_array_equal(values.numpy().ravel(), expected.values.numpy())
+            assert indices.numpy().ravel().tolist() == expected.indices.double().tolist()
+    np.testing.assert_array_equal(x.min(axis=1).numpy().ravel(), t.amin(dim=1).numpy())
 
 
 def test_maximum_minimum_split_ties_as_pytorch(backend_name):
@@ -143,7 +151,7 @@ def test_maximum_minimum_split_ties_as_pytorch(backend_name):
 
 def test_min_shares_the_gradient_between_ties(backend_name):
     x = ag.mat([[1.0, 0.0, 0.0], [2.0, 5.0, 2.0]])
-    x.min(dim=-1).sum().backward()
+    x.min(dim=-1).values.sum().backward()
     assert x.grad.tolist() == [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]]
 
 

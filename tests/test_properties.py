@@ -77,7 +77,7 @@ def test_reductions_forward_and_gradient(backend_name, axis, n, m, seed):
     keep = dict(axis=axis, keepdims=True)
     for name in ("sum", "mean", "max"):
         X = ag.mat(x)
-        out = getattr(X, name)(axis)
+        out = getattr(X, name)(axis=axis)  # NumPy's spelling: max gives the values
         # NumPy sums pairwise, we sum in order: the error bound scales with the sum of |x|
         np.testing.assert_allclose(out.numpy(), getattr(np, name)(x, **keep), rtol=1e-13,
                                    atol=1e-15 * np.abs(x).sum())

@@ -110,6 +110,8 @@ NUMERICS = [
     ("sigmoid", lambda m: m.sigmoid(),
      lambda x: np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))),
     ("tanh", lambda m: m.tanh(), lambda x: np.tanh(x)),
+    ("sin", lambda m: m.sin(), lambda x: np.sin(x)),
+    ("cos", lambda m: m.cos(), lambda x: np.cos(x)),
     ("pow 2", lambda m: m ** 2, lambda x: x ** 2),
     ("pow 0.5", lambda m: m ** 0.5, lambda x: x ** 0.5),
     ("pow -1", lambda m: m ** -1, lambda x: x ** -1.0),

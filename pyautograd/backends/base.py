@@ -27,7 +27,7 @@ Scalar = Union[int, float]
 BINARY_OPS = ("add", "sub", "mul", "div", "lt", "le", "gt", "ge", "eq", "ne", "maximum",
               "minimum", "pow")
 UNARY_OPS = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sign", "sqrt", "log1p",
-             "expm1", "square")
+             "expm1", "square", "sin", "cos")
 REDUCE_OPS = ("sum", "mean", "max")
 SELECT_OPS = ("min", "argmax", "argmin")
 
@@ -104,6 +104,9 @@ def normalize_axis(op: str, axis: Optional[int], dim: Optional[int] = None,
     return int(axis) % 2
 
 
+_INT64_MIN, _INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def _index_list(op: str, key: object, size: int, dim: int) -> np.ndarray:
     """One dimension's part of an index (an int, a slice, or a 1-D sequence of integers) as the
     int64 array of the positions it selects, negative ones counted from the end; IndexError
@@ -114,15 +117,32 @@ def _index_list(op: str, key: object, size: int, dim: int) -> np.ndarray:
         positions = np.arange(*key.indices(size), dtype=np.int64)
     else:
         if isinstance(key, (bool, np.bool_)) or (isinstance(key, np.ndarray) and key.dtype == bool):
-            raise IndexError(f"{op}: boolean indices are not supported (dimension {dim}); "
-                             "select with ag.where(mask, a, b), or index with integers")
+            raise IndexError(f"{op}: a boolean index must be a mask of the matrix's own shape "
+                             f"(m[m > 0]), not one per dimension (dimension {dim}); or select "
+                             "with ag.where(mask, a, b), or index with integers")
         if isinstance(key, (int, np.integer)):
-            positions = np.array([key], dtype=np.int64)
+            if not _INT64_MIN <= int(key) <= _INT64_MAX:
+                raise IndexError(f"{op}: index {int(key)} is out of range for dimension {dim} "
+                                 f"of size {size} (it does not even fit in int64)")
+            positions = np.array([int(key)], dtype=np.int64)
         else:
-            arr = np.asarray(key)
+            try:
+                arr = np.asarray(key)
+            except OverflowError:
+                arr = np.asarray(key, dtype=object)
+            if arr.dtype == object and arr.ndim == 1 and arr.size and all(
+                    isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in arr):
+                big = [int(k) for k in arr if not _INT64_MIN <= int(k) <= _INT64_MAX]
+                if big:
+                    raise IndexError(f"{op}: index {big[0]} is out of range for dimension {dim} "
+                                     f"of size {size} (it does not even fit in int64)")
+                arr = arr.astype(np.int64)
             if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
                 raise IndexError(f"{op}: an index must be an int, a slice or a non-empty 1-D "
                                  f"sequence of integers, got {key!r} for dimension {dim}")
+            if arr.dtype.kind == "u" and int(arr.max()) > _INT64_MAX:  # would wrap to negative
+                raise IndexError(f"{op}: index {int(arr.max())} is out of range for dimension "
+                                 f"{dim} of size {size} (it does not even fit in int64)")
             positions = arr.astype(np.int64)
         bad = (positions < -size) | (positions >= size)
         if bad.any():
@@ -172,6 +192,10 @@ class Storage:
     version, which is the one recorded."""
 
     __slots__ = ("nrow", "ncol", "version", "_base")
+    nrow: int
+    ncol: int
+    version: int
+    _base: Optional["Storage"]
     backend_name = "abstract"
     dtype: np.dtype = FLOAT64
     # {dtype: the class of this backend storing that dtype}, set by each backend
@@ -340,6 +364,21 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.nrow}x{self.ncol}, {np.array2string(self.numpy(), precision=4)})"
+
+    # -- reading a gradient as PyTorch users do: p.grad.norm(), abs(p.grad).max(), float(...) --
+    def __abs__(self) -> "Storage":
+        return self._unary("abs")
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def norm(self) -> "Storage":
+        """The 2-norm of all values, 1x1 (torch's p.grad.norm(); .item() gives the number)."""
+        return (self * self).sum().sqrt()
+
+    def numel(self) -> int:
+        """The number of values."""
+        return self.nrow * self.ncol
 
     # -- element-wise binary ops ----------------------------------------------------------------
     def _elementwise(self, op: str, other: object, reverse: bool) -> "Storage":

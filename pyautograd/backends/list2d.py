@@ -107,6 +107,14 @@ def _expm1(x: float) -> float:
         return INF
 
 
+def _trig(fn):
+    """libm's sin or cos (the C kernels call the same functions), with C's nan at +-inf where
+    Python's math raises."""
+    def element(x: float) -> float:
+        return fn(x) if x - x == 0.0 else NAN
+    return element
+
+
 def _select(op: str, values: List[float]) -> float:
     """min, argmax or argmin of a sequence: the first NaN wins, then the first of equal values."""
     best = 0
@@ -179,6 +187,7 @@ _UNARY: dict = {
     "neg": operator.neg, "exp": ieee_exp, "log": ieee_log, "tanh": math.tanh,
     "sigmoid": sigmoid, "relu": _relu, "abs": abs, "sign": _sign,
     "sqrt": lambda x: ieee_pow(x, 0.5), "log1p": _log1p, "expm1": _expm1, "square": lambda x: x * x,
+    "sin": _trig(math.sin), "cos": _trig(math.cos),
 }
 
 

@@ -37,6 +37,7 @@ REFLECTED = {"__add__": "__radd__", "__sub__": "__rsub__", "__mul__": "__rmul__"
              "__truediv__": "__rtruediv__", "__pow__": "__rpow__"}
 REDUCTIONS = ("sum", "mean", "max", "min", "argmax", "argmin")  # REDUCE_OPS and SELECT_OPS
 UNARY_ULP = {"exp": 2, "sigmoid": 4, "expm1": 0, "log": 0, "log1p": 0, "sqrt": 0, "square": 0,
+             "sin": 0, "cos": 0,
              "tanh": 0, "relu": 0, "abs": 0, "sign": 0, "__neg__": 0}
 
 
