@@ -90,7 +90,14 @@ def run_backward(root: Node, seed: Storage, retain_graph: bool) -> None:
         raise exc.relocated(f"the backward pass of {node._op!r}",
                             getattr(node._data, "site", None)) from None
     if not retain_graph:
-        for node in order:
+        release(order)
+
+
+def release(nodes: Sequence[Node]) -> None:
+    """Drop what the reverse rules of these nodes would read (the graph is freed); a later
+    backward through them raises a RuntimeError that says to retain the graph."""
+    for node in nodes:
+        if node._rule is not None:
             node._rule = RELEASED
             node._children = ()
             node._args = ()
