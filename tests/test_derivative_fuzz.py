@@ -4,7 +4,8 @@ A case is a random scalar function f(a, b, c) of three 2x2 matrices (a tree of +
 tanh, sigmoid, exp, squares and constants, summed against a fixed weight) and one composition of
 derivatives of it: nested grads over different arguments, a grad of a closure differentiated with
 respect to the closed-over matrix, jvp of grad, grad of jvp, a Hessian with other variables
-closed over, autograd.grad(create_graph=True) chains to third order, the same matrix passed as
+closed over (reverse over reverse, and forward over reverse), jvp of jvp,
+autograd.grad(create_graph=True) chains to third order, the same matrix passed as
 two arguments, and the perturbation-confusion programs x * d/dy f(x, y) in reverse mode, forward
 mode and forward-over-reverse. Each is spelled once for pyautograd and once for PyTorch.
 PYAUTOGRAD_FUZZ_EXAMPLES sets the cases (default 1000, .ci/run 3000), split over the backends
@@ -184,7 +185,29 @@ def perturbation_forward_over_reverse(lib, f, p, v):
     return tfunc.jvp(lambda x: (x * tfunc.grad(lambda y: f(x, y, _t(p[2])))(x)).sum(), (_t(p[0]),), (_t(v),))
 
 
-COMPOSITIONS = [nested_grads, grad_of_closure, jvp_of_grad, grad_of_jvp, hessian_closed_over,
+def jvp_of_jvp(lib, f, p, v):
+    """A second directional derivative: the jvp along v (in b) of the jvp along v^T (in a)."""
+    if lib == "ag":
+        jvp, make = ag.jvp, _m
+    else:
+        jvp, make = tfunc.jvp, _t
+    inner = lambda b: jvp(lambda a: f(a, b, make(p[2])), (make(p[0]),), (make(v.T),))[1]  # noqa: E731
+    return jvp(inner, (make(p[1]),), (make(v),))
+
+
+def forward_jacobian_of_grad_closed_over(lib, f, p, v):
+    """The Hessian in c by forward over reverse, with a closed over; then d/da sum(w * H)."""
+    w = np.resize(v, (4, 4))
+    if lib == "ag":
+        A = _m(p[0], True)
+        H = ag.jacobian(ag.grad(lambda c: f(A, _m(p[1]), c)), _m(p[2]), mode="fwd")
+        return [H, ag.autograd.grad((H * _m(w)).sum() + A.sum(), A)]
+    A = _t(p[0], True)
+    H = tfunc.jacfwd(tfunc.grad(lambda c: f(A, _t(p[1]), c)))(_t(p[2])).reshape(4, 4)
+    return [H, torch.autograd.grad((H * _t(w)).sum() + A.sum(), A)]
+
+
+COMPOSITIONS = [jvp_of_jvp, forward_jacobian_of_grad_closed_over, nested_grads, grad_of_closure, jvp_of_grad, grad_of_jvp, hessian_closed_over,
                 third_order_chain, aliased, perturbation_reverse, perturbation_forward,
                 perturbation_forward_over_reverse]
 
