@@ -106,10 +106,8 @@ def depends_on_others(out: Matrix, targets: Sequence[Matrix]) -> bool:
     closure, or the graph a target that is a fresh variable stands on): then a derivative of
     out must itself be recorded, as it could be differentiated later."""
     ids = {id(t) for t in targets}
-    if id(out) in ids:
-        return False
     if out._rule is None:
-        return out.requires_grad
+        return out.requires_grad and id(out) not in ids
     seen = set()
     stack = [out]
     while stack:

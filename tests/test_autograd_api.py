@@ -179,3 +179,15 @@ def test_functional_matches_torch(backend_name):
         F.vjp(vec, m(a))
     with pytest.raises(NotImplementedError, match="strict=True"):
         F.vjp(vec, m(a), m(a), strict=True)
+
+
+def test_derivatives_never_write_the_callers_gradients(backend_name):
+    """The fresh variables are differentiated, never the caller's matrices, identity f included."""
+    x, W = ag.mat([[1.0, 2.0]]), ag.mat([[0.5], [-1.0]])
+    f = lambda v: ((v @ W).tanh() * 3.0).sum()  # noqa: E731
+    for run in (lambda: ag.grad(f)(x), lambda: ag.grad(lambda v: v)(ag.mat(3.0)),
+                lambda: ag.jacobian(lambda v: v, x), lambda: ag.jacobian(lambda v: v @ W, x),
+                lambda: ag.hessian(f, x), lambda: ag.hvp(f, x, x), lambda: ag.jvp(f, (x,), (x,)),
+                lambda: F.vjp(f, x), lambda: ag.autograd.grad(f(x), x)):
+        run()
+        assert x._grad is None and W._grad is None
