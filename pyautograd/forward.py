@@ -155,8 +155,9 @@ def grad(f: Callable[..., Matrix], argnums: Union[int, Sequence[int]] = 0) -> Ca
         if not out.requires_grad:  # f does not depend on its arguments
             found: Tuple[Any, ...] = (None,) * len(targets)
         else:
-            create_graph = outer and depends_on_others(out, targets)
-            if create_graph or _forward_depth[0]:
+            others = depends_on_others(out, targets)  # then backward() would write their .grad
+            create_graph = outer and others
+            if others or _forward_depth[0]:
                 found = gradients([out], targets, create_graph=create_graph)
             else:  # nothing else requires a gradient: the fast first-order path on storages
                 out.backward()
@@ -198,11 +199,12 @@ def jacobian(f: Callable[[Matrix], Matrix], x: Matrix, mode: str = "rev") -> Mat
     n_out = out.shape[0] * out.shape[1]
     if not out.requires_grad:
         return Matrix(cls.zeros(n_out, n_in), requires_grad=False)
-    create_graph = outer and depends_on_others(out, [leaf])
+    others = depends_on_others(out, [leaf])  # then backward() would write their .grad
+    create_graph = outer and others
     rows = []
     for i in range(n_out):
         seed = unit(n_out, i, out.shape)
-        if create_graph or _forward_depth[0]:
+        if others or _forward_depth[0]:
             (g,) = gradients([out], [leaf], seeds=[seed], create_graph=create_graph)
             rows.append(_zeros_like(x).reshape(1, -1) if g is None else g.reshape(1, -1))
         else:  # the fast path: storages only
