@@ -6,7 +6,7 @@ derivatives of it: nested grads over different arguments, a grad of a closure di
 respect to the closed-over matrix, jvp of grad, grad of jvp, a Hessian with other variables
 closed over (reverse over reverse, and forward over reverse), jvp of jvp,
 autograd.grad(create_graph=True) chains to third order, the same matrix passed as
-two arguments, and the perturbation-confusion programs x * d/dy f(x, y) in reverse mode, forward
+two arguments or as an argument and a closure, and the perturbation-confusion programs x * d/dy f(x, y) in reverse mode, forward
 mode and forward-over-reverse. Each is spelled once for pyautograd and once for PyTorch.
 PYAUTOGRAD_FUZZ_EXAMPLES sets the cases (default 1000, .ci/run 3000), split over the backends
 of conftest's list."""
@@ -207,7 +207,18 @@ def forward_jacobian_of_grad_closed_over(lib, f, p, v):
     return [H, torch.autograd.grad((H * _t(w)).sum() + A.sum(), A)]
 
 
-COMPOSITIONS = [jvp_of_jvp, forward_jacobian_of_grad_closed_over, nested_grads, grad_of_closure, jvp_of_grad, grad_of_jvp, hessian_closed_over,
+def closure_aliasing_argument(lib, f, p, v):
+    """grad_a f(a, X, c) at a = X with X also closed over, then its derivative in X (total)."""
+    if lib == "ag":
+        X = _m(p[0], True)
+        g = ag.grad(lambda a: f(a, X, _m(p[2])))(X)
+        return [g, ag.autograd.grad((g * _m(v)).sum() + X.sum(), X)]
+    X = _t(p[0], True)
+    g = tfunc.grad(lambda a: f(a, X, _t(p[2])))(X)
+    return [g, torch.autograd.grad((g * _t(v)).sum() + X.sum(), X)]
+
+
+COMPOSITIONS = [closure_aliasing_argument, jvp_of_jvp, forward_jacobian_of_grad_closed_over, nested_grads, grad_of_closure, jvp_of_grad, grad_of_jvp, hessian_closed_over,
                 third_order_chain, aliased, perturbation_reverse, perturbation_forward,
                 perturbation_forward_over_reverse]
 
