@@ -28,8 +28,9 @@ def network(p: Dict[str, ag.Matrix], x: ag.Matrix) -> ag.Matrix:
 
 def loss(p: Dict[str, ag.Matrix], x: ag.Matrix) -> ag.Matrix:
     """mean (u'' + u)^2 at the points, plus u(0)^2 and (u'(0) - 1)^2."""
-    du = lambda z: ag.grad(lambda v: network(p, v).sum())(z)   # torch: autograd.grad(u(z).sum(), z, create_graph=True)
-    d2u = ag.grad(lambda v: du(v).sum())(x)                    # the same, once more
+    # torch: autograd.grad(u(z).sum(), z, create_graph=True), here a function of z
+    du = lambda z: ag.grad(lambda v: network(p, v).sum())(z)  # noqa: E731
+    d2u = ag.grad(lambda v: du(v).sum())(x)  # the same, once more
     zero = ag.zeros(1, 1, requires_grad=False)
     residual = ((d2u + network(p, x)) ** 2).mean()
     return residual + network(p, zero).sum() ** 2 + (du(zero).sum() - 1.0) ** 2

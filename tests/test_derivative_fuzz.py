@@ -2,14 +2,14 @@
 
 A case is a random scalar function f(a, b, c) of three 2x2 matrices (a tree of +, -, *, @, .T,
 tanh, sigmoid, exp, squares and constants, summed against a fixed weight) and one composition of
-derivatives of it: nested grads over different arguments, a grad of a closure differentiated with
-respect to the closed-over matrix, jvp of grad, grad of jvp, a Hessian with other variables
-closed over (reverse over reverse, and forward over reverse), jvp of jvp,
-autograd.grad(create_graph=True) chains to third order, the same matrix passed as
-two arguments or as an argument and a closure, and the perturbation-confusion programs x * d/dy f(x, y) in reverse mode, forward
-mode and forward-over-reverse. Each is spelled once for pyautograd and once for PyTorch.
-PYAUTOGRAD_FUZZ_EXAMPLES sets the cases (default 1000, .ci/run 3000), split over the backends
-of conftest's list."""
+derivatives of it: nested grads over different arguments, a grad of a closure differentiated
+with respect to the closed-over matrix, jvp of grad, grad of jvp, jvp of jvp, a Hessian with
+other variables closed over (reverse over reverse, and forward over reverse),
+autograd.grad(create_graph=True) chains to third order, the same matrix passed as two arguments
+or as an argument and a closure, and the perturbation-confusion programs x * d/dy f(x, y) in
+reverse mode, forward mode and forward over reverse. Each is spelled once for pyautograd and
+once for PyTorch. PYAUTOGRAD_FUZZ_EXAMPLES sets the cases (default 1000, .ci/run 3000), split
+over the backends of conftest's list."""
 import os
 
 import numpy as np
@@ -218,7 +218,8 @@ def closure_aliasing_argument(lib, f, p, v):
     return [g, torch.autograd.grad((g * _t(v)).sum() + X.sum(), X)]
 
 
-COMPOSITIONS = [closure_aliasing_argument, jvp_of_jvp, forward_jacobian_of_grad_closed_over, nested_grads, grad_of_closure, jvp_of_grad, grad_of_jvp, hessian_closed_over,
+COMPOSITIONS = [closure_aliasing_argument, jvp_of_jvp, forward_jacobian_of_grad_closed_over,
+                nested_grads, grad_of_closure, jvp_of_grad, grad_of_jvp, hessian_closed_over,
                 third_order_chain, aliased, perturbation_reverse, perturbation_forward,
                 perturbation_forward_over_reverse]
 

@@ -8,7 +8,7 @@ gives an output-shape + input-shape tensor; `.reshape` maps between the two for 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Tuple
 
 from .. import forward
 from ..backward import gradients
