@@ -83,6 +83,8 @@ def test_autograd_grad_refuses_unused_inputs_unless_allowed(backend_name):
         ag.autograd.grad(x * 2.0, (x, z), retain_graph=True)
     gx, gz = ag.autograd.grad(x * 2.0, (x, z), allow_unused=True)
     assert gx.item() == 2.0 and gz is None
+    gx, gz = ag.autograd.grad(x * 2.0, (x, z), materialize_grads=True)
+    assert gz.tolist() == [[0.0, 0.0]]
     with pytest.raises(RuntimeError, match="input 0 .* does not require a gradient"):
         ag.autograd.grad(x * 2.0, ag.mat(1.0, requires_grad=False))
     with pytest.raises(RuntimeError, match="output 0 .* does not require a gradient"):

@@ -51,12 +51,14 @@ def _seeds(name: str, outputs: Tuple[Matrix, ...], grad_outputs: Any) -> Tuple[M
 
 def grad(outputs: Matrices, inputs: Matrices, grad_outputs: Any = None,
          retain_graph: Optional[bool] = None, create_graph: bool = False,
-         allow_unused: bool = False) -> Tuple[Optional[Matrix], ...]:
+         allow_unused: bool = False, *,
+         materialize_grads: bool = False) -> Tuple[Optional[Matrix], ...]:
     """The gradients of sum_k <grad_outputs[k], outputs[k]> with respect to each input, as a
     tuple of matrices (torch.autograd.grad); no `.grad` is touched. With create_graph=True the
     gradients are recorded and can be differentiated again. An input that no output depends on
-    is an error unless allow_unused=True (then its gradient is None). The graph is released
-    afterwards unless retain_graph (which defaults to create_graph)."""
+    is an error unless allow_unused=True (then its gradient is None) or materialize_grads=True
+    (then zeros). The graph is released afterwards unless retain_graph (which defaults to
+    create_graph)."""
     outputs = _sequence("autograd.grad", "output", outputs)
     inputs = _sequence("autograd.grad", "input", inputs)
     for k, out in enumerate(outputs):
@@ -70,11 +72,14 @@ def grad(outputs: Matrices, inputs: Matrices, grad_outputs: Any = None,
     seeds = _seeds("autograd.grad", outputs, grad_outputs)
     found = gradients(outputs, inputs, seeds, create_graph=create_graph)
     for i, (g, x) in enumerate(zip(found, inputs)):
-        if g is None and not allow_unused:
+        if g is None and not (allow_unused or materialize_grads):
             raise RuntimeError(f"autograd.grad: input {i} (shape {x.shape}) was not used to "
                                "compute the outputs; pass allow_unused=True to get None for it")
     if not (create_graph if retain_graph is None else retain_graph):
         release([n for out in outputs if out._rule is not None for n in topological_order(out)])
+    if materialize_grads:
+        found = tuple(Matrix(type(x.data).zeros(*x.shape), requires_grad=False) if g is None else g
+                      for g, x in zip(found, inputs))
     return tuple(found)
 
 
