@@ -309,7 +309,59 @@ def derivatives(quick: bool) -> List[Case]:
         gradient["torch"] = lambda: torch_grad()[1]
         hvp["torch"] = torch_hvp
     return [Case("derivatives", f"gradient n={n}", gradient),
-            Case("derivatives", f"hvp n={n}", hvp)]
+            Case("derivatives", f"hvp n={n}", hvp),
+            Case("derivatives", f"pinn step (points,hidden)={PINN_SIZE if not quick else (8, 4)}",
+                 pinn_steps(*(PINN_SIZE if not quick else (8, 4))))]
+
+
+PINN_SIZE = (128, 32)  # collocation points, hidden units of the 1 -> H -> H -> 1 tanh network
+
+
+def pinn_steps(points: int, hidden: int) -> dict:
+    """One eager SGD step of a physics-informed network (u'' = -u, u(0) = 0, u'(0) = 1), whose
+    loss holds the network's second derivative in its input: pyautograd (ag.grad twice, the
+    result recorded because the weights are closed over) and PyTorch (autograd.grad with
+    create_graph=True twice), from the same weights."""
+    rng = np.random.default_rng(0)
+    shapes = [(1, hidden), (1, hidden), (hidden, hidden), (1, hidden), (hidden, 1)]
+    weights = [rng.normal(0, 0.7, s) for s in shapes]
+    xs = np.linspace(0.0, np.pi, points).reshape(-1, 1)
+    impls = {}
+    for backend in ("c", "python") if points * hidden <= 64 else ("c",):
+        with ag.backend(backend):
+            p = [ag.mat(w) for w in weights]
+            x, zero = ag.mat(xs, requires_grad=False), ag.zeros(1, 1, requires_grad=False)
+
+        def step(p=p, x=x, zero=zero):
+            u = lambda z: ((z @ p[0] + p[1]).tanh() @ p[2] + p[3]).tanh() @ p[4]  # noqa: E731
+            du = lambda z: ag.grad(lambda v: u(v).sum())(z)  # noqa: E731
+            d2u = ag.grad(lambda v: du(v).sum())(x)
+            loss = ((d2u + u(x)) ** 2).mean() + u(zero).sum() ** 2 + (du(zero).sum() - 1.0) ** 2
+            loss.backward()
+            with ag.no_grad():
+                for m in p:
+                    m.data -= 1e-3 * m.grad
+                    m.zero_grad()
+            return loss
+        impls[f"pyautograd-{backend}"] = step
+    if torch is not None:
+        tp = [_torch(w, True) for w in weights]
+        tx, tzero = _torch(xs, True), _torch(np.zeros((1, 1)), True)
+
+        def torch_step():
+            u = lambda z: ((z @ tp[0] + tp[1]).tanh() @ tp[2] + tp[3]).tanh() @ tp[4]  # noqa: E731
+            (du,) = torch.autograd.grad(u(tx).sum(), tx, create_graph=True)
+            (d2u,) = torch.autograd.grad(du.sum(), tx, create_graph=True)
+            (du0,) = torch.autograd.grad(u(tzero).sum(), tzero, create_graph=True)
+            loss = ((d2u + u(tx)) ** 2).mean() + u(tzero).sum() ** 2 + (du0.sum() - 1.0) ** 2
+            loss.backward()
+            with torch.no_grad():
+                for t in tp:
+                    t -= 1e-3 * t.grad
+                    t.grad = None
+            return loss
+        impls["torch"] = torch_step
+    return impls
 
 
 

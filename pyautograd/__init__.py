@@ -24,14 +24,14 @@ from .matrix import abs, max, min  # noqa: F401,A004
 from .config import VERSION as __version__, show_config  # noqa: F401  (the version)
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
-from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
+from . import autograd, data, nn, optim  # noqa: E402  (after Matrix: they build on it)
 from .compile import CaptureError, CompiledStep, compile  # noqa: E402,A001  (after optim)
 
 __all__ = [
     "Matrix", "mat", "zeros", "ones", "full", "randn", "from_numpy", "manual_seed", "no_grad",
     "is_grad_enabled", "set_backend", "get_backend", "backend", "gradcheck", "GradcheckError",
     "set_num_threads", "get_num_threads", "BackendDivergenceError", "explain", "jvp", "grad",
-    "jacobian", "hessian", "hvp", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
+    "jacobian", "hessian", "hvp", "autograd", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
     "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
     "set_default_dtype", "get_default_dtype", "tensor", "arange", "linspace", "stack",

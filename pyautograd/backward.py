@@ -90,7 +90,14 @@ def run_backward(root: Node, seed: Storage, retain_graph: bool) -> None:
         raise exc.relocated(f"the backward pass of {node._op!r}",
                             getattr(node._data, "site", None)) from None
     if not retain_graph:
-        for node in order:
+        release(order)
+
+
+def release(nodes: Sequence[Node]) -> None:
+    """Drop what the reverse rules of these nodes would read (the graph is freed); a later
+    backward through them raises a RuntimeError that says to retain the graph."""
+    for node in nodes:
+        if node._rule is not None:
             node._rule = RELEASED
             node._children = ()
             node._args = ()
@@ -145,7 +152,22 @@ def gradients(outputs: Sequence[Node], inputs: Sequence[Node],
             grads[id(out)] = seed if previous is None else previous + seed
         nodes = {id(n): n for out in outputs if out._rule is not None
                  for n in topological_order(out)}
-        for node in sorted(nodes.values(), key=creation_number, reverse=True):
+        order = sorted(nodes.values(), key=creation_number)
+        # only the paths that lead to an input: nodes whose rule must run, operands that get a
+        # share (an input may stand on a graph of its own, which is not walked)
+        wanted = {id(x) for x in inputs}
+        run = set()
+        for node in order:
+            if node._rule is RELEASED:
+                _released_vjp()
+            for child in node._children:
+                if id(child) in wanted:
+                    run.add(id(node))
+                    wanted.add(id(node))
+                    break
+        for node in reversed(order):
+            if id(node) not in run:
+                continue
             g = grads.get(id(node))
             if g is None:
                 continue
@@ -154,8 +176,10 @@ def gradients(outputs: Sequence[Node], inputs: Sequence[Node],
             rule = node._rule
             children = node._children
             params = node._args[len(children):]
-            for child, gi in zip(children, rule.vjp(g, node, node._needs, *children, *params)):
-                if gi is not None:
+            needs = tuple(need and id(child) in wanted
+                          for need, child in zip(node._needs, children))
+            for child, gi in zip(children, rule.vjp(g, node, needs, *children, *params)):
+                if gi is not None and id(child) in wanted:
                     if gi.shape != child.shape:
                         gi = ops.fit(gi, child.shape)
                     if gi._data.dtype is not child._data.dtype:  # the operand's own dtype

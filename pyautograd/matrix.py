@@ -234,17 +234,25 @@ class Matrix:
                 f"       {values})")
 
     # -- backward -------------------------------------------------------------------------------
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None,
+                 create_graph: bool = False) -> None:
         """Backpropagate: add d(self)/d(leaf) (times `gradient`) into the grad of every leaf.
 
         A 1x1 output is seeded with 1; any other shape needs `gradient` of its shape. Leaf
         gradients accumulate across calls until zero_grad(); intermediate ones are recomputed.
-        The graph is released afterwards unless retain_graph=True. For gradients that are
-        themselves differentiable, use `pyautograd.grad` (or `gradients(create_graph=True)`)."""
+        The graph is released afterwards unless retain_graph=True. A `.grad` is values, never
+        a graph node, so create_graph=True is refused: differentiable gradients come from
+        `ag.autograd.grad(..., create_graph=True)` (or `ag.grad`)."""
+        if create_graph:
+            raise RuntimeError(
+                f"backward: create_graph=True is not supported (a {self.shape} output): a "
+                ".grad holds values, not a recorded matrix, so it could not be differentiated "
+                "again. Use ag.autograd.grad(outputs, inputs, create_graph=True), which returns "
+                "differentiable gradients, or ag.grad(f)")
         if not self.requires_grad:
             raise RuntimeError(f"backward: this {self.shape} matrix does not require a gradient "
                                "(none of the matrices it was computed from requires one)")
-        run_backward(self, self._seed(gradient), retain_graph)
+        run_backward(self, self._seed(gradient), bool(retain_graph))
 
     def _seed(self, gradient: Any) -> Storage:
         cls = type(self._data)
@@ -803,6 +811,9 @@ _grad_enabled = _enabled.get
 # How many forward-mode computations (jvp) are running: while it is 0, ops never look for
 # tangents, so forward mode costs ordinary code one list read per op.
 _forward_depth = [0]
+# The tags of the running jvps, outermost first (the first _forward_depth[0] of them are live).
+# A tag is unique per jvp call, so a tangent left on a matrix by a finished jvp is never read.
+_forward_tags: List[int] = []
 
 
 def apply(rule: Rule, operands: Tuple[Any, ...], params: Tuple[Any, ...] = ()) -> Matrix:
@@ -935,15 +946,27 @@ Matrix.apply_rule = staticmethod(apply)  # how the rule table's helpers reach th
 
 def _push_tangent(rule: Rule, result: Matrix, operands: Tuple[Any, ...],
                   params: Tuple[Any, ...]) -> None:
-    """Forward mode: give result the tangent of the op from its operands' tangents."""
-    tangents = [getattr(o, "_tangent", None) if type(o) is Matrix else None for o in operands]
-    if all(t is None for t in tangents):
-        return
-    _forward_depth[0] -= 1  # the tangent's own arithmetic carries no tangent of its own
-    try:
-        result._tangent = _tangent_of(rule, result, operands, params, tangents)
-    finally:
-        _forward_depth[0] += 1
+    """Forward mode: give result one tangent per running jvp, from its operands' tangents of
+    the same jvp (`_tangent` maps a jvp's tag to a tangent). The tangent of the k-th running jvp
+    is computed with only the k outer ones running, outermost first, so that it carries their
+    tangents (nested jvp) and no tangent of its own or of an inner jvp's (no perturbation
+    confusion)."""
+    depth = _forward_depth[0]
+    for k in range(depth):
+        tag = _forward_tags[k]
+        tangents = [o._tangent.get(tag) if type(o) is Matrix and getattr(o, "_tangent", None)
+                    else None for o in operands]
+        if all(t is None for t in tangents):
+            continue
+        _forward_depth[0] = k
+        try:
+            tangent = _tangent_of(rule, result, operands, params, tangents)
+        finally:
+            _forward_depth[0] = depth
+        found = getattr(result, "_tangent", None)
+        if found is None:
+            result._tangent = found = {}
+        found[tag] = tangent
 
 
 def _tangent_of(rule: Rule, result: Matrix, operands: Tuple[Any, ...], params: Tuple[Any, ...],
