@@ -19,6 +19,8 @@ from .matrix import Matrix, cat, maximum, minimum, where
 from .config import VERSION as __version__, show_config
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
+from . import autograd  # noqa: E402  (after matrix and forward: your own ops build on them)
+from .autograd import custom_jvp, custom_vjp  # noqa: E402
 from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
 from .compile import CaptureError, CompiledStep, compile  # noqa: E402,A001  (after optim)
 
@@ -29,5 +31,5 @@ __all__ = [
     "jacobian", "hessian", "hvp", "enable_grad", "set_grad_enabled", "from_dlpack", "nn", "optim", "data",
     "empty_cache", "set_cache_limit", "cache_info", "compile", "CompiledStep", "CaptureError",
     "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
-    "set_default_dtype", "get_default_dtype",
+    "set_default_dtype", "get_default_dtype", "autograd", "custom_vjp", "custom_jvp",
 ]

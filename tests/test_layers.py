@@ -20,6 +20,9 @@ FLOORS = [
     ["backward"],  # the reverse loop
     ["matrix"],  # the autograd node and the engine that applies a row
     ["factories", "forward", "explain", "gradcheck", "viz", "config"],
+    ["autograd.function"],  # your own ops: a Function is a row of the rule table
+    ["autograd.custom"],  # JAX's custom_vjp / custom_jvp, made of Functions
+    ["autograd"],
     ["dlpack", "data", "optim.optimizer", "nn.module", "nn.init", "nn.functional"],
     ["optim.sgd", "optim.adam", "optim.lr_scheduler", "nn.modules", "nn.losses"],
     ["optim.rmsprop", "nn.torch_bridge"],
