@@ -147,8 +147,9 @@ def train_step(loss_fn: Callable[[ag.Matrix, ag.Matrix], ag.Matrix], W: ag.Matri
     return step
 
 
-def train(name: str, steps: int = 20, compiled: bool = True) -> Tuple[list, Any]:
-    """Train the model of LOSSES[name]: the losses and the final weights (a NumPy array)."""
+def train(name: str, steps: int = 20, compiled: bool = True) -> Tuple[list, Any, Any]:
+    """Train the model of LOSSES[name]: the losses, the final weights (a NumPy array) and the
+    step (a CompiledStep when compiled: its `stats` count the replays)."""
     X, Y, W0 = data()
     x, y = ag.mat(X, requires_grad=False), ag.mat(Y, requires_grad=False)
     W = ag.mat(W0)
@@ -156,7 +157,7 @@ def train(name: str, steps: int = 20, compiled: bool = True) -> Tuple[list, Any]
     if compiled:
         step = ag.compile(step)
     losses = [step(x, y).item() for _ in range(steps)]
-    return losses, W.numpy().copy()
+    return losses, W.numpy().copy(), step
 
 
 def main(argv: Optional[list] = None) -> None:
@@ -165,8 +166,8 @@ def main(argv: Optional[list] = None) -> None:
     args = parser.parse_args(argv)
     with ag.backend(args.backend):
         for name in LOSSES:
-            eager, w_eager = train(name, compiled=False)
-            compiled, w_compiled = train(name, compiled=True)
+            eager, w_eager, _ = train(name, compiled=False)
+            compiled, w_compiled, _ = train(name, compiled=True)
             same = eager == compiled and np.array_equal(w_eager, w_compiled)
             print(f"{name:10s} loss {eager[0]:.6f} -> {eager[-1]:.6f}   compiled = eager "
                   f"bit for bit: {same}")

@@ -175,17 +175,18 @@ def _vjp(grad: Any, out: Any, needs: Tuple[bool, ...], *args: Any) -> Tuple[Any,
         g, inputs, output = grad, list(operands), out
     ctx._live = (inputs, output)
     try:
-        with _PausedForwardMode():
-            if on_storages:
-                with no_grad():
-                    result = call.fn.backward(ctx, g)
-            else:
+        if on_storages:
+            with no_grad(), _PausedForwardMode():
                 result = call.fn.backward(ctx, g)
+        else:  # forward mode stays on: inside a jvp, the gradient carries a tangent
+            result = call.fn.backward(ctx, g)
     except CaptureError as exc:
         raise _refused(name, "backward", exc) from None
     finally:
         ctx._live = None
     grads = result if isinstance(result, tuple) else (result,)
+    if len(grads) > len(call.args) and all(gi is None for gi in grads[len(call.args):]):
+        grads = grads[:len(call.args)]  # Nones for defaulted arguments apply was not given
     if len(grads) != len(call.args):
         raise ValueError(f"{name}.backward returned {len(grads)} gradient"
                          f"{'s' if len(grads) != 1 else ''}, expected {len(call.args)} (one per "
