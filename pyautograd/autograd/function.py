@@ -25,7 +25,7 @@ NotImplementedError naming the Function, as for a table row without one.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ..backends.base import Storage
 from ..errors import CaptureError
@@ -246,7 +246,6 @@ class Function:
     `explain()` prints as the local derivative."""
 
     formula: str = ""
-    _rules: Dict[type, Rule] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__}: a Function is not instantiated; call "
@@ -270,13 +269,14 @@ class Function:
     @classmethod
     def _rule(cls) -> Rule:
         """This Function's row of the rule table (made once per class)."""
-        row = Function._rules.get(cls)
+        row = cls.__dict__.get("_row")  # the class's own, not a base class's
         if row is None:
             name = cls.__name__
             formula = cls.formula or f"{name}: a user-defined Function (dL/dA from {name}.backward)"
             jvp = _jvp if cls.jvp is not Function.jvp else None
-            row = Function._rules[cls] = Rule(name, _value, _vjp, OTHER, formula, jvp=jvp,
-                                              doc=(cls.__doc__ or "").strip())
+            row = Rule(name, _value, _vjp, OTHER, formula, jvp=jvp,
+                       doc=(cls.__doc__ or "").strip())
+            cls._row = row
         return row
 
     @classmethod
