@@ -25,7 +25,7 @@ NotImplementedError naming the Function, as for a table row without one.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
 from ..backends.base import Storage
 from ..errors import CaptureError
@@ -46,7 +46,7 @@ class FunctionCtx:
         self._name = name
         self._saved: Optional[Tuple[Optional[Matrix], ...]] = None
         self._inputs: List[Matrix] = []  # forward's constant views of the Matrix arguments
-        self._output: Optional[Matrix] = None  # what forward returned
+        self._outputs: List[Matrix] = []  # what forward returned
         self._live: Optional[Tuple[List[Any], Any]] = None  # (inputs, output) while a rule runs
         self._non_differentiable: List[Matrix] = []
 
@@ -67,17 +67,15 @@ class FunctionCtx:
             return ()
         if self._live is None:
             return self._saved
-        inputs, output = self._live
+        inputs, outputs = self._live
         out: List[Optional[Matrix]] = []
         for t in self._saved:
             if t is not None:
-                if t is self._output:
-                    t = output
-                else:
-                    for k, m in enumerate(self._inputs):
-                        if t is m:
-                            t = inputs[k]
-                            break
+                for mine, live in ((self._inputs, inputs), (self._outputs, outputs)):
+                    found = next((k for k, m in enumerate(mine) if t is m), None)
+                    if found is not None:
+                        t = live[found]
+                        break
             out.append(t)
         return tuple(out)
 
@@ -99,11 +97,18 @@ class _Call:
     """One application of a Function: its class, ctx, and where the Matrix arguments sit among
     the others (which pass through to forward untouched)."""
 
-    __slots__ = ("fn", "ctx", "args", "positions")
+    __slots__ = ("fn", "ctx", "args", "positions", "several", "nodes", "grads", "tangents")
 
     def __init__(self, fn: type, ctx: FunctionCtx, args: Tuple[Any, ...],
                  positions: List[int]) -> None:
         self.fn, self.ctx, self.args, self.positions = fn, ctx, args, positions
+        # When forward returns several matrices, the row's node is a hub (a 1x1 placeholder)
+        # and each output a node of its own over it (the class's output row): their reverse
+        # rules hand their gradients here, and the hub's runs backward once with all of them.
+        self.several = False
+        self.nodes: List[Matrix] = []
+        self.grads: dict = {}
+        self.tangents: List[Matrix] = []
 
     def arguments(self, matrices: List[Any]) -> List[Any]:
         full = list(self.args)
@@ -138,13 +143,46 @@ def _value(*args: Any) -> Storage:
             out = call.fn.forward(ctx, *call.arguments(ctx._inputs))
     except CaptureError as exc:
         raise _refused(name, "forward", exc) from None
+    if isinstance(out, (tuple, list)) and out and all(isinstance(o, Matrix) for o in out):
+        ctx._outputs = list(out)
+        call.several = True
+        return type(out[0]._data).zeros(1, 1)  # the hub: each output is a node over it
     if not isinstance(out, Matrix):
-        raise TypeError(f"{name}.forward must return one Matrix, got {type(out).__name__}")
-    ctx._output = out
+        raise TypeError(f"{name}.forward must return a Matrix or a tuple of matrices, got "
+                        f"{type(out).__name__}")
+    ctx._outputs = [out]
     data = out._data
     if any(data is m._data for m in ctx._inputs):  # forward returned an input: a new matrix
         data = data.copy()
     return data
+
+
+def _output_value(hub: Storage, call: _Call, i: int) -> Storage:
+    """Output i of a Function with several: forward's matrix (a copy where it is an input's or
+    another output's)."""
+    outputs = call.ctx._outputs
+    data = outputs[i]._data
+    if any(data is m._data for m in call.ctx._inputs) or any(
+            data is o._data for o in outputs[:i]):
+        data = data.copy()
+    return data
+
+
+def _output_vjp(grad: Any, out: Any, needs: Tuple[bool, ...], hub: Any, call: _Call,
+                i: int) -> Tuple[Any]:
+    """Output i's gradient, kept for the hub's reverse rule (which runs after every output's:
+    the hub was made first); the hub itself gets a zero."""
+    previous = call.grads.get(i)
+    call.grads[i] = grad if previous is None else previous + grad
+    if isinstance(grad, Storage):
+        return (type(grad).zeros(1, 1),)
+    return (Matrix(type(grad._data).zeros(1, 1), requires_grad=False),)
+
+
+def _output_jvp(tangents: List[Optional[Matrix]], out: Matrix, hub: Matrix, call: _Call,
+                i: int) -> Matrix:
+    """Output i's tangent, from the user's jvp that the hub's forward rule ran."""
+    return call.tangents[i]
 
 
 def _check_gradient(name: str, i: int, g: Any, operand: Any, cls: type) -> Any:
@@ -167,19 +205,32 @@ def _vjp(grad: Any, out: Any, needs: Tuple[bool, ...], *args: Any) -> Tuple[Any,
     operands = args[:-1]
     ctx, name = call.ctx, call.fn.__name__
     on_storages = isinstance(grad, Storage)
+    if call.several:  # the outputs' gradients (zeros for one that got none)
+        found = [call.grads.pop(k, None) for k in range(len(call.nodes))]
+        call.grads.clear()
+        zeros = [type(m._data).zeros(*m.shape) for m in call.nodes]
+        if on_storages:
+            grads_in = [z if f is None else f for f, z in zip(found, zeros)]
+            outs = [m._data for m in call.nodes]
+        else:
+            grads_in = [Matrix(z, requires_grad=False) if f is None else f
+                        for f, z in zip(found, zeros)]
+            outs = list(call.nodes)
+    else:
+        grads_in, outs = [grad], [out]
     if on_storages:  # an ordinary backward: constant matrices, nothing recorded
-        g = Matrix(grad, requires_grad=False)
+        gs = [Matrix(s, requires_grad=False) for s in grads_in]
         inputs: List[Any] = [Matrix(s, requires_grad=False) for s in operands]
-        output = Matrix(out, requires_grad=False)
+        outputs = [Matrix(s, requires_grad=False) for s in outs]
     else:  # create_graph: the graph's matrices, so the gradient is recorded
-        g, inputs, output = grad, list(operands), out
-    ctx._live = (inputs, output)
+        gs, inputs, outputs = grads_in, list(operands), outs
+    ctx._live = (inputs, outputs)
     try:
         if on_storages:
             with no_grad(), _PausedForwardMode():
-                result = call.fn.backward(ctx, g)
+                result = call.fn.backward(ctx, *gs)
         else:  # forward mode stays on: inside a jvp, the gradient carries a tangent
-            result = call.fn.backward(ctx, g)
+            result = call.fn.backward(ctx, *gs)
     except CaptureError as exc:
         raise _refused(name, "backward", exc) from None
     finally:
@@ -208,7 +259,7 @@ def _vjp(grad: Any, out: Any, needs: Tuple[bool, ...], *args: Any) -> Tuple[Any,
         if on_storages:
             data = gi._data
             if aliases is None:  # a gradient may not be a value the graph still holds
-                aliases = {id(s) for s in operands} | {id(out)} | {
+                aliases = {id(s) for s in operands} | {id(s) for s in outs} | {
                     id(t._data) for t in (ctx._saved or ()) if t is not None}
             found.append(data.copy() if id(data) in aliases else data)
         else:
@@ -227,16 +278,25 @@ def _jvp(tangents: List[Optional[Matrix]], out: Matrix, *args: Any) -> Matrix:
     full: List[Any] = [None] * len(call.args)
     for k, i in enumerate(call.positions):
         full[i] = filled[k]
-    ctx._live = (list(operands), out)
+    if call.several:  # the outputs are made after the hub: forward's values stand for them
+        outputs = [Matrix(o._data, requires_grad=False) for o in ctx._outputs]
+        shapes = [o.shape for o in ctx._outputs]
+    else:
+        outputs, shapes = [out], [out.shape]
+    ctx._live = (list(operands), outputs)
     try:
         result = call.fn.jvp(ctx, *full)
     finally:
         ctx._live = None
-    if not isinstance(result, Matrix) or result.shape != out.shape:
-        got = result.shape if isinstance(result, Matrix) else type(result).__name__
-        raise ValueError(f"{name}.jvp must return the output's tangent, a Matrix of shape "
-                         f"{out.shape}; got {got}")
-    return result
+    results = list(result) if call.several and isinstance(result, (tuple, list)) else [result]
+    got = [r.shape if isinstance(r, Matrix) else type(r).__name__ for r in results]
+    if got != shapes:
+        raise ValueError(f"{name}.jvp must return the outputs' tangents, matrices of shapes "
+                         f"{shapes}; got {got}")
+    if not call.several:
+        return result
+    call.tangents = results
+    return Matrix(type(out._data).zeros(1, 1), requires_grad=False)
 
 
 class Function:
@@ -277,11 +337,15 @@ class Function:
             row = Rule(name, _value, _vjp, OTHER, formula, jvp=jvp,
                        doc=(cls.__doc__ or "").strip())
             cls._row = row
+            cls._out_row = Rule(f"{name}.output", _output_value, _output_vjp, OTHER,
+                                f"{name}.output: one output of {name}, whose gradient "
+                                f"{name}.backward receives", jvp=_output_jvp)
         return row
 
     @classmethod
-    def apply(cls, *args: Any) -> Matrix:
-        """Run forward on args and record the op, so that backward runs cls.backward."""
+    def apply(cls, *args: Any) -> Union[Matrix, Tuple[Matrix, ...]]:
+        """Run forward on args and record the op, so that backward runs cls.backward (with one
+        gradient per output: zeros for an output that got none)."""
         if cls is Function:
             raise TypeError("Function.apply: subclass Function and define forward and backward")
         from ..grad_mode import is_grad_enabled
@@ -291,13 +355,21 @@ class Function:
         ctx = FunctionCtx(cls.__name__, needs)
         call = _Call(cls, ctx, args, positions)
         result = apply(cls._rule(), tuple(args[i] for i in positions), (call,))
-        if ctx._output is not None and any(m is ctx._output for m in ctx._non_differentiable):
-            result.requires_grad = False  # a constant: no graph, no tangent
-            result._rule = None
-            result._children = ()
-            result._saved = ()
-            if getattr(result, "_tangent", None) is not None:
-                del result._tangent
-        elif result._rule is not None and ctx._saved:
+        if result._rule is not None and ctx._saved:
             result._saved = ctx._versions()
-        return result
+        constant = [any(m is o for m in ctx._non_differentiable) for o in ctx._outputs]
+        if not call.several:
+            return _constant(result) if constant[0] else result
+        out_row = cls.__dict__["_out_row"]
+        outputs = []
+        for i, c in enumerate(constant):
+            o = apply(out_row, (result,), (call, i))
+            outputs.append(_constant(o) if c else o)
+        call.nodes = outputs
+        call.tangents = []
+        return tuple(outputs)
+
+
+def _constant(m: Matrix) -> Matrix:
+    """m without its graph or tangent (an output marked non-differentiable)."""
+    return Matrix(m._data, requires_grad=False)

@@ -175,6 +175,64 @@ def test_a_function_returning_its_input_gives_a_new_matrix(backend_name):
     assert x.tolist() == [[1.0, 2.0]]
 
 
+class MaxMin(Function):
+    """Three outputs: the row maxima, the row minima (as the maxima of -x: compile replays max)
+    and the mask of the maxima (not differentiable)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        hi, lo = x.max(1), -((-x).max(1))
+        mask = x == hi
+        ctx.mark_non_differentiable(mask)
+        ctx.save_for_backward(x, hi, lo)
+        return hi, lo, mask
+
+    @staticmethod
+    def backward(ctx, g_hi, g_lo, g_mask):
+        x, hi, lo = ctx.saved_tensors
+        MaxMin.got = (g_hi, g_mask.shape)
+        return g_hi * (x == hi) + g_lo * (x == lo)
+
+    @staticmethod
+    def jvp(ctx, t):
+        x, hi, lo = ctx.saved_tensors
+        return (t * (x == hi)).sum(1), (t * (x == lo)).sum(1), t * 0.0
+
+
+def test_a_function_with_several_outputs_gives_pytorchs_gradients(backend_name):
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(X, requires_grad=True)
+    (t.max(1, keepdim=True).values * 2.0 + t.min(1, keepdim=True).values ** 2).sum().backward()
+    x = ag.mat(X)
+    hi, lo, mask = MaxMin.apply(x)
+    assert hi.requires_grad and lo.requires_grad and not mask.requires_grad
+    np.testing.assert_allclose(mask.numpy(), (X == X.max(1, keepdims=True)) * 1.0)
+    (hi * 2.0 + lo ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **TOL)
+    x.zero_grad()
+    MaxMin.apply(x)[1].sum().backward()  # an output that gets no gradient gets zeros
+    assert MaxMin.got[0].tolist() == [[0.0]] * 4 and MaxMin.got[1] == (4, 5)
+    np.testing.assert_allclose(x.grad.numpy(), (X == X.min(1, keepdims=True)) * 1.0, **TOL)
+    # forward mode and a second derivative through the outputs it saved
+    _, tangent = ag.jvp(lambda v: MaxMin.apply(v)[1], (ag.mat(X, requires_grad=False),),
+                        (ag.mat(UP, requires_grad=False),))
+    np.testing.assert_allclose(tangent.numpy(), UP[np.arange(4), X.argmin(1)][:, None], **TOL)
+    h = ag.hessian(lambda v: (MaxMin.apply(v)[0] ** 2).sum(), ag.mat(X[:2]))
+    np.testing.assert_allclose(np.diag(h.numpy()), 2.0 * (X[:2] == X[:2].max(1, keepdims=True)).ravel(), **TOL)
+
+
+@needs_c
+@pytest.mark.parametrize("backend", ["c", "verify"])
+def test_a_function_with_several_outputs_replays_bit_for_bit(backend, monkeypatch):
+    monkeypatch.setitem(ex.LOSSES, "maxmin", lambda s, y: (
+        (MaxMin.apply(s)[0] - MaxMin.apply(s)[1] - y.sum(1)) ** 2).mean())
+    with ag.backend(backend):
+        eager, w_eager, _ = ex.train("maxmin", steps=8, compiled=False)
+        compiled, w_compiled, step = ex.train("maxmin", steps=8, compiled=True)
+    assert step.stats["replayed"] == 5
+    assert eager == compiled and np.array_equal(w_eager, w_compiled)
+
+
 # -- errors name the Function ------------------------------------------------------------------------
 
 def make(backward, forward=lambda ctx, x, *rest: x * 2.0, name="Broken"):
@@ -209,7 +267,7 @@ def test_a_gradient_of_the_wrong_type_or_for_a_number_names_the_function(backend
 
 def test_forward_errors_name_the_function(backend_name):
     fn = make(lambda ctx, g: g, lambda ctx, x: 3.0)
-    with pytest.raises(TypeError, match=r"Broken\.forward must return one Matrix, got float"):
+    with pytest.raises(TypeError, match=r"Broken\.forward must return a Matrix or a tuple of matrices, got float"):
         fn.apply(ag.mat([[1.0]]))
 
     def saves_a_number(ctx, x):
