@@ -258,10 +258,14 @@ def _vjp(grad: Any, out: Any, needs: Tuple[bool, ...], *args: Any) -> Tuple[Any,
         _check_gradient(name, i, gi, operand, type(operand if on_storages else operand._data))
         if on_storages:
             data = gi._data
-            if aliases is None:  # a gradient may not be a value the graph still holds
-                aliases = {id(s) for s in operands} | {id(s) for s in outs} | {
-                    id(t._data) for t in (ctx._saved or ()) if t is not None}
-            found.append(data.copy() if id(data) in aliases else data)
+            if aliases is None:  # a gradient may not be a value the graph still holds, nor
+                aliases = {id(s) for s in operands} | {id(s) for s in outs} | {  # another's
+                    id(t._data) for t in (ctx._saved or ()) if t is not None} | {
+                    id(s) for s in grads_in}
+            if id(data) in aliases:
+                data = data.copy()
+            aliases.add(id(data))
+            found.append(data)
         else:
             found.append(gi)
     return tuple(found)

@@ -292,6 +292,23 @@ def test_a_saved_value_changed_in_place_is_refused_naming_the_function(backend_n
     y.sum().backward()  # nothing it saved changed
 
 
+def test_a_saved_output_changed_in_place_is_refused(backend_name):
+    y = ex.LogSumExp.apply(ag.mat([[1.0, 2.0]]))
+    with ag.no_grad():
+        y.data += 1.0
+    with pytest.raises(RuntimeError, match="LogSumExp"):
+        y.backward()
+
+
+def test_one_gradient_returned_for_two_inputs_is_not_shared(backend_name):
+    fn = make(lambda ctx, g: (g * 2.0,) * 2, lambda ctx, a, b: a + b)
+    a, b = ag.mat([[1.0]]), ag.mat([[2.0]])
+    fn.apply(a, b).backward()
+    fn.apply(a, b).backward()  # accumulating into a's gradient leaves b's alone
+    assert a.grad.tolist() == b.grad.tolist() == [[4.0]]
+    assert a.grad is not b.grad
+
+
 def test_explain_prints_the_functions_name_and_formula(backend_name):
     x = ag.mat([[1.0, 2.0]])
     out = io.StringIO()
