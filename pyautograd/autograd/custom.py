@@ -12,7 +12,7 @@ no forward rule: forward mode raises NotImplementedError naming it, as in JAX.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ..backward import gradients
 from ..grad_mode import enable_grad, is_grad_enabled
@@ -49,12 +49,20 @@ def _differentiating(args: Tuple[Any, ...]) -> bool:
                for a in args)
 
 
-class custom_vjp:
-    """A function with a hand-written reverse rule (JAX's jax.custom_vjp)."""
+def _split(args: Sequence[Any], nondiff: Tuple[int, ...]) -> Tuple[List[Any], List[Any]]:
+    """(the arguments at nondiff_argnums, the others), each in order."""
+    return ([args[i] for i in nondiff],
+            [a for i, a in enumerate(args) if i not in nondiff])
 
-    def __init__(self, fun: Callable[..., Matrix]) -> None:
+
+class custom_vjp:
+    """A function with a hand-written reverse rule (JAX's jax.custom_vjp). The arguments at
+    `nondiff_argnums` come first to bwd, which returns cotangents for the others only."""
+
+    def __init__(self, fun: Callable[..., Matrix], nondiff_argnums: Sequence[int] = ()) -> None:
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
         self.name = getattr(fun, "__name__", "custom_vjp")
         self.fwd: Optional[Callable[..., Any]] = None
         self.bwd: Optional[Callable[..., Any]] = None
@@ -64,7 +72,7 @@ class custom_vjp:
                bwd: Callable[[Any, Matrix], Tuple[Any, ...]]) -> None:
         """fwd(*args) -> (out, residuals); bwd(residuals, g) -> one cotangent per argument."""
         self.fwd, self.bwd = fwd, bwd
-        name = self.name
+        name, nondiff = self.name, self.nondiff_argnums
 
         def forward(ctx: FunctionCtx, *args: Any) -> Matrix:
             result = fwd(*args)
@@ -75,16 +83,24 @@ class custom_vjp:
             leaves: List[Matrix] = []
             _leaves(residuals, leaves)
             ctx.residuals = residuals
+            ctx.nondiff, ctx.count = _split(args, nondiff)[0], len(args)
             ctx.save_for_backward(*leaves)
             return out
 
         def backward(ctx: FunctionCtx, g: Matrix) -> Tuple[Any, ...]:
             residuals = _rebuild(ctx.residuals, list(ctx.saved_tensors))
-            cts = bwd(residuals, g)
+            cts = bwd(*ctx.nondiff, residuals, g)
             if not isinstance(cts, (tuple, list)):
                 raise TypeError(f"custom_vjp {name}: bwd must return a tuple with one "
                                 f"cotangent per argument, got {type(cts).__name__}")
-            return tuple(cts)
+            if not nondiff:
+                return tuple(cts)
+            if len(cts) != ctx.count - len(nondiff):
+                raise ValueError(f"custom_vjp {name}: bwd returned {len(cts)} cotangents, "
+                                 f"expected {ctx.count - len(nondiff)} (one per argument not "
+                                 f"in nondiff_argnums {nondiff})")
+            rest = iter(cts)
+            return tuple(None if i in nondiff else next(rest) for i in range(ctx.count))
 
         self._function = type(name, (Function,), {
             "forward": staticmethod(forward), "backward": staticmethod(backward),
@@ -100,11 +116,13 @@ class custom_vjp:
 
 class custom_jvp:
     """A function with a hand-written forward rule (JAX's jax.custom_jvp); reverse mode
-    transposes that rule."""
+    transposes that rule. The arguments at `nondiff_argnums` come first to the rule, and
+    are left out of its primals and tangents."""
 
-    def __init__(self, fun: Callable[..., Matrix]) -> None:
+    def __init__(self, fun: Callable[..., Matrix], nondiff_argnums: Sequence[int] = ()) -> None:
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
         self.name = getattr(fun, "__name__", "custom_jvp")
         self.rule: Optional[Callable[..., Any]] = None
         self._function: Optional[type] = None
@@ -113,7 +131,7 @@ class custom_jvp:
                ) -> Callable[..., Any]:
         """jvp(primals, tangents) -> (out, tangent_out), linear in tangents."""
         self.rule = jvp
-        name, fun = self.name, self.fun
+        name, fun, nondiff = self.name, self.fun, self.nondiff_argnums
 
         def primals_of(ctx: FunctionCtx) -> List[Any]:
             full = list(ctx.args)
@@ -122,7 +140,8 @@ class custom_jvp:
             return full
 
         def tangent_out(primals: List[Any], tangents: List[Any]) -> Matrix:
-            result = jvp(tuple(primals), tuple(tangents))
+            fixed, diff = _split(primals, nondiff)
+            result = jvp(*fixed, tuple(diff), tuple(_split(tangents, nondiff)[1]))
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise TypeError(f"custom_jvp {name}: the jvp rule must return a pair (output, "
                                 f"tangent), got {type(result).__name__}")

@@ -413,6 +413,29 @@ def test_custom_jvp_runs_forward_mode_and_custom_vjp_refuses_it_naming_it(backen
         ag.jvp(make_vjp(), (x,), (v,))
 
 
+def test_nondiff_argnums_come_first_to_the_rules(backend_name):
+    def scaled(k, x):
+        return x * k
+    f = ag.custom_vjp(scaled, nondiff_argnums=(0,))
+    f.defvjp(lambda k, x: (x * k, None), lambda k, res, g: (g * k,))
+    g = ag.custom_jvp(scaled, nondiff_argnums=(0,))
+
+    @g.defjvp
+    def rule(k, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return x * k, t * k
+    for fn in (f, g):
+        x = ag.mat([[1.0, 2.0]])
+        fn(3.0, x).sum().backward()
+        assert x.grad.tolist() == [[3.0, 3.0]]
+    _, t = ag.jvp(lambda v: g(3.0, v), (ag.mat([[1.0, 2.0]]),), (ag.mat([[1.0, -1.0]]),))
+    assert t.tolist() == [[3.0, -3.0]]
+    f.defvjp(lambda k, x: (x * k, None), lambda k, res, g: (g * k, None))
+    with pytest.raises(ValueError, match=r"custom_vjp scaled: bwd returned 2 cotangents, "
+                                         r"expected 1 \(one per argument not in nondiff_argnums"):
+        f(3.0, ag.mat([[1.0]])).backward()
+
+
 def test_custom_rule_misuse_names_the_function():
     f = ag.custom_vjp(_softplus)
     with pytest.raises(TypeError, match=r"custom_vjp _softplus: call defvjp"):
