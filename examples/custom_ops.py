@@ -11,7 +11,7 @@ differentiable, each trained in a compiled step.
   is a number, which passes through to forward and gets no gradient.
 - ClipGrad: the identity forward, the gradient clipped to [-bound, bound] backward.
 - Softplus: log(1 + e^x) with backward g * sigmoid(x) written with library ops, so ag.grad of
-  its gradient (double backward) works.
+  its gradient (double backward) works: the `penalty` model trains on a loss that holds it.
 """
 from __future__ import annotations
 
@@ -122,6 +122,10 @@ LOSSES: dict = {
     "reverse": lambda s, y: ((GradReverse.apply(s, 0.5) - y) ** 2).mean(),
     "clip": lambda s, y: ((ClipGrad.apply(s, 0.05) - y) ** 2).mean(),
     "softplus": lambda s, y: (Softplus.apply(s) - y * s).mean(),
+    # a gradient penalty: the loss holds Softplus's gradient, so training differentiates its
+    # backward (double backward, recorded and replayed like the rest)
+    "penalty": lambda s, y: (Softplus.apply(s) - y * s).mean()
+    + (ag.grad(lambda u: Softplus.apply(u).sum())(s) ** 2).mean(),
 }
 
 

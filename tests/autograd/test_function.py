@@ -41,6 +41,11 @@ def ours(fn, x, up):
     return y.numpy(), m.grad.numpy()
 
 
+def torch_softplus(t):
+    import torch
+    return torch.nn.functional.softplus(t)
+
+
 def hooked(transform):
     """The identity, its gradient transformed by a hook (PyTorch's side of the identity ops)."""
     def fn(t):
@@ -59,7 +64,7 @@ CASES = {
               lambda t: (t * 2.0) + ((t * 2.0).round() - t * 2.0).detach(), UP),
     "reverse": (lambda m: ex.GradReverse.apply(m, 0.3), hooked(lambda g: g * -0.3), UP),
     "clip": (lambda m: ex.ClipGrad.apply(m, 0.5), hooked(lambda g: g.clamp(-0.5, 0.5)), UP),
-    "softplus": (lambda m: ex.Softplus.apply(m), lambda t: __import__("torch").nn.functional.softplus(t), UP),
+    "softplus": (lambda m: ex.Softplus.apply(m), lambda t: torch_softplus(t), UP),
 }
 
 
@@ -99,6 +104,23 @@ def test_double_backward_through_a_function_whose_backward_uses_library_ops(back
     h = torch.autograd.functional.hessian(lambda v: v.logsumexp((0, 1)), torch.tensor(x))
     got = ag.hessian(lambda v: ex.LogSumExp.apply(v), ag.mat(x))
     np.testing.assert_allclose(got.numpy(), h.reshape(x.size, x.size).numpy(), **TOL)
+
+
+def test_the_penalty_models_gradient_is_pytorchs(backend_name):
+    """The example's gradient-penalty loss: training differentiates Softplus's backward."""
+    torch = pytest.importorskip("torch")
+    Xd, Yd, W0 = ex.data()
+    w = torch.tensor(W0, requires_grad=True)
+    s = torch.tensor(Xd) @ w
+    (g,) = torch.autograd.grad(torch_softplus(s).sum(), s, create_graph=True)
+    loss = (torch_softplus(s) - torch.tensor(Yd) * s).mean() + (g ** 2).mean()
+    loss.backward()
+    W = ag.mat(W0)
+    ours_loss = ex.LOSSES["penalty"](ag.mat(Xd, requires_grad=False) @ W,
+                                     ag.mat(Yd, requires_grad=False))
+    ours_loss.backward()
+    np.testing.assert_allclose(ours_loss.item(), loss.item(), **TOL)
+    np.testing.assert_allclose(W.grad.numpy(), w.grad.numpy(), **TOL)
 
 
 def test_forward_mode_uses_the_functions_jvp_and_names_a_function_without_one(backend_name):
