@@ -20,7 +20,7 @@ from .config import VERSION as __version__, show_config
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
 from . import autograd  # noqa: E402  (after matrix and forward: your own ops build on them)
-from .autograd import custom_jvp, custom_vjp  # noqa: E402
+from .autograd.custom import custom_jvp, custom_vjp  # noqa: E402
 from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
 from .compile import CaptureError, CompiledStep, compile  # noqa: E402,A001  (after optim)
 

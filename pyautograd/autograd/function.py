@@ -21,7 +21,13 @@ constant matrices; under `gradients(create_graph=True)` (ag.grad of ag.grad, hes
 gets the graph's own matrices, and `ctx.saved_tensors` gives back the inputs and the output as
 those graph matrices, so a `backward` written with library ops is differentiable again. A
 `jvp(ctx, *tangents)` static method gives the forward rule; without one, forward mode raises
-NotImplementedError naming the Function, as for a table row without one.
+NotImplementedError naming the Function, as for a table row without one. (A matrix computed
+inside forward and saved stays a constant for a second derivative: save inputs and outputs,
+and compute the rest in backward, when the gradient itself is to be differentiated.)
+
+When forward returns several matrices, the row's node is a 1x1 placeholder (the hub) and each
+output a node over it: the outputs' reverse rules (made after the hub, so run before it) hand
+their gradients to the call, and the hub's runs backward once with all of them.
 """
 from __future__ import annotations
 
