@@ -8,6 +8,8 @@ import pathlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pyautograd as ag
 from pyautograd.autograd import Function
@@ -135,6 +137,45 @@ def test_forward_mode_uses_the_functions_jvp_and_names_a_function_without_one(ba
     _, hv = ag.jvp(ag.grad(lambda m: ex.Softplus.apply(m).sum()), (x,), (v,))
     s = 1 / (1 + np.exp(-X))
     np.testing.assert_allclose(hv.numpy(), UP * s * (1 - s), **TOL)
+
+
+class Tanh(Function):
+    """The library's tanh row, re-spelled as a Function: the same kernels in the same order."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.tanh()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return (1.0 - y * y) * g
+
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors
+        return (1.0 - y * y) * t
+
+
+@settings(max_examples=25, deadline=None)
+@given(nrow=st.integers(1, 5), ncol=st.integers(1, 5), seed=st.integers(0, 2 ** 32 - 1))
+def test_a_function_computes_the_bits_of_the_row_it_respells(backend_name, nrow, ncol, seed):
+    rng = np.random.default_rng(seed)
+    values, up = rng.standard_normal((nrow, ncol)) * 3, rng.standard_normal((nrow, ncol))
+    results = []
+    for op in (lambda m: m.tanh(), Tanh.apply):
+        x = ag.mat(values)
+        y = op(x)
+        (y * ag.mat(up, requires_grad=False)).sum().backward()
+        second = ag.grad(lambda v: (ag.grad(lambda u: op(u).sum())(v) ** 2).sum())(ag.mat(values))
+        _, tangent = ag.jvp(op, (ag.mat(values, requires_grad=False),),
+                            (ag.mat(up, requires_grad=False),))
+        results.append([y.numpy().copy(), x.grad.numpy().copy(), second.numpy().copy(),
+                        tangent.numpy().copy()])
+    for ours_, builtin in zip(results[1], results[0]):
+        assert np.array_equal(ours_, builtin)
 
 
 # -- ctx -------------------------------------------------------------------------------------------
