@@ -24,7 +24,9 @@ from .matrix import abs, max, min  # noqa: F401,A004
 from .config import VERSION as __version__, show_config  # noqa: F401  (the version)
 from .memory import cache_info, empty_cache, set_cache_limit
 from .dlpack import from_dlpack
-from . import autograd, data, nn, optim  # noqa: E402  (after Matrix: they build on it)
+from . import autograd  # noqa: E402  (after matrix and forward: your own ops build on them)
+from .autograd.custom import custom_jvp, custom_vjp  # noqa: E402
+from . import data, nn, optim  # noqa: E402  (after Matrix: they build on it)
 from .compile import CaptureError, CompiledStep, compile  # noqa: E402,A001  (after optim)
 
 __all__ = [
@@ -36,4 +38,5 @@ __all__ = [
     "cat", "where", "maximum", "minimum", "show_config", "float32", "float64",
     "set_default_dtype", "get_default_dtype", "tensor", "arange", "linspace", "stack",
     "ValuesIndices", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "sin", "cos",
+    "autograd", "custom_vjp", "custom_jvp",
 ]  # ag.abs, ag.max and ag.min exist but stay out of `import *`: they would shadow the builtins

@@ -20,6 +20,12 @@ from .ops import RULES
 FORMULAS = {name: row.formula for name, row in RULES.items()}
 
 
+def _formula(node: Matrix) -> str:
+    """The formula of the row that made node (a user's Function carries its own)."""
+    return (getattr(node._rule, "formula", "") or FORMULAS.get(node._op)
+            or "(no formula recorded)")
+
+
 def _show(values: np.ndarray) -> str:
     return np.array2string(values, precision=4, threshold=12, edgeitems=2, separator=", ",
                            suppress_small=False).replace("\n", "")
@@ -52,7 +58,7 @@ class _Tracer:
                               for c in self.children}
         inputs = ", ".join(self.name(c) for c in operands)
         self.out.write(f"[{self.step}] {self.name(node)} = {node._op}({inputs})  {node.shape}\n")
-        self.out.write(f"    local derivative: {FORMULAS.get(node._op, '(no formula recorded)')}\n")
+        self.out.write(f"    local derivative: {_formula(node)}\n")
         self.out.write(f"    upstream dL/d{self.name(node)} = {_show(node.grad.numpy())}\n")
 
     def after(self, node: Matrix) -> None:

@@ -20,8 +20,9 @@ FLOORS = [
     ["backward"],  # the reverse loop
     ["matrix"],  # the autograd node and the engine that applies a row
     ["factories", "forward", "explain", "gradcheck", "viz", "config"],
-    ["autograd.functional"],  # torch.autograd.functional's signatures over forward.py
-    ["autograd"],  # torch.autograd's API: grad, backward
+    ["autograd.functional", "autograd.function"],  # torch.autograd.functional; your own ops
+    ["autograd.custom"],  # JAX's custom_vjp / custom_jvp, made of Functions
+    ["autograd"],  # torch.autograd's API: grad, backward, Function
     ["dlpack", "data", "optim.optimizer", "nn.module", "nn.init", "nn.functional"],
     ["optim.sgd", "optim.adam", "optim.lr_scheduler", "nn.modules", "nn.losses",
      "nn.normalization", "nn.sparse", "nn.utils"],

@@ -1,5 +1,6 @@
 """PyTorch's autograd API over pyautograd's graph: `grad` as `torch.autograd.grad`, `backward`
-as `torch.autograd.backward`, and `functional` (jacobian, hessian, hvp, vhp, vjp, jvp).
+as `torch.autograd.backward`, `functional` (jacobian, hessian, hvp, vhp, vjp, jvp), and
+differentiable ops of your own: `Function`, `custom_vjp`, `custom_jvp`.
 
     >>> import pyautograd as ag
     >>> x = ag.mat([[2.0]])
@@ -14,6 +15,8 @@ from typing import Any, Optional, Sequence, Tuple, Union
 from ..backward import gradients, release, topological_order
 from ..matrix import Matrix
 from . import functional
+from .custom import custom_jvp, custom_vjp
+from .function import Function, FunctionCtx
 
 Matrices = Union[Matrix, Sequence[Matrix]]
 
@@ -95,4 +98,4 @@ def backward(tensors: Matrices, grad_tensors: Any = None, retain_graph: Optional
                      create_graph=create_graph)
 
 
-__all__ = ["grad", "backward", "functional"]
+__all__ = ["grad", "backward", "functional", "Function", "FunctionCtx", "custom_vjp", "custom_jvp"]
