@@ -44,8 +44,13 @@ def _storage(op: str, dtype: Any) -> Type[Storage]:
 
 def mat(values: Any, requires_grad: bool = True, dtype: Any = None) -> Matrix:
     """Matrix(values, requires_grad) in dtype (the default dtype when None, whatever the dtype
-    of a NumPy array given: unlike torch.tensor; ag.from_numpy keeps an array's float32)."""
-    return Matrix(_storage("mat", dtype).from_values(values, "mat"), requires_grad=requires_grad)
+    of a NumPy array given: unlike torch.tensor; ag.from_numpy keeps an array's float32). A
+    Matrix's values of this backend and dtype are copied by the kernels (no trip through NumPy,
+    so a compiled step may do it: the WGAN-GP penalty's interpolate is made this way)."""
+    cls = _storage("mat", dtype)
+    if isinstance(values, Matrix) and type(values.data) is cls:
+        return Matrix(values.data.copy(), requires_grad=requires_grad)
+    return Matrix(cls.from_values(values, "mat"), requires_grad=requires_grad)
 
 
 def _check_shape(op: str, nrow: Any, ncol: Any, given: Any = None) -> None:
