@@ -162,3 +162,50 @@ def jax_busy_threads(n: int = 1024, calls: int = 8) -> Optional[int]:
         square(a).block_until_ready()
     used = [t - before.get(tid, 0) for tid, t in _thread_ticks().items()]
     return sum(1 for u in used if u > 0.1 * max(sum(used), 1))
+
+
+def _pinn_u(np_, p, z):
+    """The PINN's network u(z): 1 -> H -> H -> 1, tanh (no output bias), as suites.pinn_steps."""
+    return np_.tanh(np_.tanh(z @ p[0] + p[1]) @ p[2] + p[3]) @ p[4]
+
+
+def jax_pinn_step(weights, xs: np.ndarray, lr: float, adam=(0.9, 0.999, 1e-8)):
+    """The PINN step of suites.pinn_steps as one jax.jit: the loss holds u'' at every point
+    (jax.grad twice, per point through vmap) and u'(0); its value_and_grad and an Adam update,
+    the state's buffers donated."""
+    jnp = jax.numpy
+    b1, b2, eps = adam
+
+    def u_scalar(p, z):  # u at one point, a number
+        return _pinn_u(jnp, p, z.reshape(1, 1))[0, 0]
+
+    du = jax.grad(u_scalar, argnums=1)
+    d2u = jax.grad(lambda p, z: du(p, z), argnums=1)
+
+    def loss(p, x):
+        second = jax.vmap(lambda z: d2u(p, z))(x[:, 0]).reshape(-1, 1)
+        zero = jnp.zeros(())
+        return (jnp.mean((second + _pinn_u(jnp, p, x)) ** 2) + u_scalar(p, zero) ** 2
+                + (du(p, zero) - 1.0) ** 2)
+
+    def update(state, x):
+        p, m, v, t = state
+        value, g = jax.value_and_grad(loss)(p, x)
+        t = t + 1
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        p = [pi - lr * (mi / c1) / (jnp.sqrt(vi / c2) + eps) for pi, mi, vi in zip(p, m, v)]
+        return value, (p, m, v, t)
+    jitted = jax.jit(update, donate_argnums=0)
+    fresh = lambda: ([jnp.array(w) for w in weights], [jnp.zeros(w.shape) for w in weights],  # noqa: E731
+                     [jnp.zeros(w.shape) for w in weights], jnp.zeros((), jnp.float64))
+    x = jnp.array(xs)
+    jax.block_until_ready(jitted(fresh(), x))  # compiled here, not in the timed warm-up
+    state = fresh()
+
+    def step():
+        nonlocal state
+        value, state = jitted(state, x)
+        return jax.block_until_ready(value)
+    return step

@@ -15,7 +15,7 @@ import pyautograd as ag
 
 from . import peers
 from .harness import Case, torch
-from .suites import HVP_INPUTS
+from .suites import HVP_INPUTS, PINN_SIZE
 
 IMPLS = ["pyautograd-c", "compiled", "pyautograd-python", "numpy", "torch", "jax", "hips-autograd",
          "pyautograd-c-native"]
@@ -128,6 +128,12 @@ TARGETS += [(*_train_row(kind, size, dtype), "pyautograd-c", "hips-autograd", bo
 TARGET_THREADS = 1
 # Issue 11, between two rows: (suite, row, row it is compared with, implementation, bound):
 # the ratio of the implementation's medians in the two rows is at most the bound.
+# Issue 20: the PINN step with its second derivatives, one thread: compiled / jax.jit, compiled /
+# PyTorch eager, and our eager step / PyTorch eager.
+_PINN = f"pinn step (points,hidden)={PINN_SIZE}"
+TARGETS += [("derivatives", _PINN, "compiled", "jax", 0.5, "max"),
+            ("derivatives", _PINN, "compiled", "torch", 0.1, "max"),
+            ("derivatives", _PINN, "pyautograd-c", "torch", 0.5, "max")]
 ROW_TARGETS = [("derivatives", f"hvp n={HVP_INPUTS}", f"gradient n={HVP_INPUTS}", "pyautograd-c", 5.0)]
 # Issue 10: on a quiet machine no row may take more than 5% longer on 2 threads than on 1.
 THREAD_SLACK = 1.05

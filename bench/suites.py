@@ -314,55 +314,66 @@ def derivatives(quick: bool) -> List[Case]:
                  pinn_steps(*(PINN_SIZE if not quick else (8, 4))))]
 
 
-PINN_SIZE = (128, 32)  # collocation points, hidden units of the 1 -> H -> H -> 1 tanh network
+PINN_SIZE = (64, 32)  # collocation points, hidden units of the 1 -> H -> H -> 1 tanh network
+PINN_LR = 1e-3  # Adam's learning rate in every implementation
 
 
 def pinn_steps(points: int, hidden: int) -> dict:
-    """One eager SGD step of a physics-informed network (u'' = -u, u(0) = 0, u'(0) = 1), whose
-    loss holds the network's second derivative in its input: pyautograd (ag.grad twice, the
-    result recorded because the weights are closed over) and PyTorch (autograd.grad with
-    create_graph=True twice), from the same weights."""
+    """One Adam step of a physics-informed network (u'' = -u, u(0) = 0, u'(0) = 1), whose loss
+    holds the network's second derivative in its input: pyautograd eager (ag.grad twice, the
+    result recorded because the weights are closed over) and compiled (ag.compile replays the
+    whole step, derivatives included, in one C call), PyTorch (autograd.grad with
+    create_graph=True twice) and JAX (jax.jit of the step, jax.grad twice), from the same
+    weights."""
     rng = np.random.default_rng(0)
     shapes = [(1, hidden), (1, hidden), (hidden, hidden), (1, hidden), (hidden, 1)]
     weights = [rng.normal(0, 0.7, s) for s in shapes]
     xs = np.linspace(0.0, np.pi, points).reshape(-1, 1)
     impls = {}
-    for backend in ("c", "python") if points * hidden <= 64 else ("c",):
+
+    def ours(backend: str):
         with ag.backend(backend):
             p = [ag.mat(w) for w in weights]
             x, zero = ag.mat(xs, requires_grad=False), ag.zeros(1, 1, requires_grad=False)
+        opt = ag.optim.Adam(p, lr=PINN_LR)
 
-        def step(p=p, x=x, zero=zero):
-            u = lambda z: ((z @ p[0] + p[1]).tanh() @ p[2] + p[3]).tanh() @ p[4]  # noqa: E731
+        def step():
+            u = lambda z: peers._pinn_u(_AgFunctions, p, z)  # noqa: E731
             du = lambda z: ag.grad(lambda v: u(v).sum())(z)  # noqa: E731
             d2u = ag.grad(lambda v: du(v).sum())(x)
             loss = ((d2u + u(x)) ** 2).mean() + u(zero).sum() ** 2 + (du(zero).sum() - 1.0) ** 2
+            opt.zero_grad()
             loss.backward()
-            with ag.no_grad():
-                for m in p:
-                    m.data -= 1e-3 * m.grad
-                    m.zero_grad()
+            opt.step()
             return loss
-        impls[f"pyautograd-{backend}"] = step
+        return step
+    for backend in ("c", "python") if points * hidden <= 64 else ("c",):
+        impls[f"pyautograd-{backend}"] = ours(backend)
+    impls["compiled"] = ag.compile(ours("c"))
     if torch is not None:
         tp = [_torch(w, True) for w in weights]
         tx, tzero = _torch(xs, True), _torch(np.zeros((1, 1)), True)
+        topt = torch.optim.Adam(tp, lr=PINN_LR)
 
         def torch_step():
-            u = lambda z: ((z @ tp[0] + tp[1]).tanh() @ tp[2] + tp[3]).tanh() @ tp[4]  # noqa: E731
+            u = lambda z: peers._pinn_u(torch, tp, z)  # noqa: E731
             (du,) = torch.autograd.grad(u(tx).sum(), tx, create_graph=True)
             (d2u,) = torch.autograd.grad(du.sum(), tx, create_graph=True)
             (du0,) = torch.autograd.grad(u(tzero).sum(), tzero, create_graph=True)
             loss = ((d2u + u(tx)) ** 2).mean() + u(tzero).sum() ** 2 + (du0.sum() - 1.0) ** 2
+            topt.zero_grad()
             loss.backward()
-            with torch.no_grad():
-                for t in tp:
-                    t -= 1e-3 * t.grad
-                    t.grad = None
+            topt.step()
             return loss
         impls["torch"] = torch_step
+    if peers.jax is not None:
+        impls["jax"] = peers.jax_pinn_step(weights, xs, PINN_LR)
     return impls
 
+
+class _AgFunctions:
+    """tanh as the PINN's network spells it (np_.tanh(z)), for pyautograd matrices."""
+    tanh = staticmethod(lambda m: m.tanh())
 
 
 def float32_train_steps(kind: str, n: int, d: int, h: int, with_python: bool = True):
