@@ -79,6 +79,7 @@ __all__ = ["CaptureError", "CompiledStep", "compile"]
 F = TypeVar("F", bound=Callable[..., Any])
 CACHE_SIZE = 8  # plans kept per compiled step (one per input signature), oldest dropped first
 GRAD_ANY, GRAD_IS = 0, 1  # a guarded matrix's gradient: whatever, or this one (or None)
+_MISSING = object()  # an attribute deleted since it was read
 
 
 def _c_half(storage: Any) -> Any:
@@ -156,8 +157,15 @@ class _Guarded:
         self.out_specs = [plan.output_spec(_c_half(m.data)) for m in outputs]
         self.form = form
         self.verify = backends.current_storage().backend_name == "verify"  # as recorded
-        # per parameter: its state dict, how many entries it had and the buffers among them;
-        # per optimizer and group: the structure its update branched on (one check each)
+        self._state_guards(trace)
+
+    def _state_guards(self, trace: recording.Trace) -> None:
+        """The Python state the recording depended on besides gradients, as flat lists checked
+        at every replay: per parameter, its optimizer's state dict (by identity, as
+        `load_state_dict` or `opt.state = {}` replace it), how many entries it had and the
+        buffers among them; per optimizer and group, the group's place in `param_groups` and the
+        structure its update branched on; the attributes read with `recording.read_attr`
+        (modules' `training` flags, dropout's p)."""
         self.optimizers = []
         self.structures = []
         seen = set()
@@ -167,15 +175,28 @@ class _Guarded:
             self.optimizers.append((opt, group, p, state, len(state), held))
             if (id(opt), id(group)) not in seen:  # (a group added or a parameter list changed
                 seen.add((id(opt), id(group)))  # later would be skipped by a replay: checked)
-                self.structures.append((opt, group, state, structure, len(opt.param_groups),
+                self.structures.append((opt, group, state, structure, opt.param_groups,
+                                        opt.param_groups.index(group), len(opt.param_groups),
                                         len(group["params"])))
         # the same checks and numbers as flat lists, for the replay's Python side
-        self.grad_is = [(ref, data, grad) for ref, data, mode, grad in self.guards if mode == GRAD_IS]
-        self.grad_any = [(ref, data) for ref, data, mode, _grad in self.guards if mode == GRAD_ANY]
-        self.state_dicts = [(opt.state.get, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
+        self.grad_is = [(ref, data, grad, rg) for ref, data, mode, grad, rg in self.guards
+                        if mode == GRAD_IS]
+        self.grad_any = [(ref, data, rg) for ref, data, mode, _grad, rg in self.guards
+                         if mode == GRAD_ANY]
+        self.state_dicts = [(opt, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
         self.held = [(state, k, v) for _o, _g, _p, state, _n, held in self.optimizers for k, v in held]
+        self.attrs = list(trace.attrs)
         self.scalar_sources = [(opt._scalars, group, state)
                                for opt, group, _p, state, _n, _h in self.optimizers]
+
+    @classmethod
+    def state_of(cls, trace: recording.Trace) -> "_Guarded":
+        """The guards of a first recording, without a plan: state_valid() says whether the
+        state it ran over is still there when the second recording starts."""
+        self = cls.__new__(cls)
+        self._matrix_guards(trace, {})
+        self._state_guards(trace)
+        return self
 
     def _matrix_guards(self, trace: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> None:
         """For every Matrix whose values are an external buffer of the plan (parameters,
@@ -183,46 +204,60 @@ class _Guarded:
         found it (`before`: None, or the same storage when the step touched it) wherever that
         could change what the step does; and the gradient the step left is put back after each
         replay (a zero_grad()/backward step leaves a gradient of its own)."""
-        self.guards: List[Tuple[Any, Any, int, Any]] = []
+        self.guards: List[Tuple[Any, Any, int, Any, bool]] = []
         self.post: List[Tuple[Any, Any]] = []
         for m in _matrices_over(trace):
             ref = weakref.ref(m)
             found = before.get(id(m))
+            rg = m.requires_grad  # freezing or unfreezing changes what backward computes
             if found is None or found[0]() is not m:  # not seen when the step began
-                self.guards.append((ref, m.data, GRAD_IS, m._grad))
+                self.guards.append((ref, m.data, GRAD_IS, m._grad, rg))
                 continue
             grad = found[1]
             if grad is None:
-                self.guards.append((ref, m.data, GRAD_IS, None))
+                self.guards.append((ref, m.data, GRAD_IS, None, rg))
             elif trace.address(_c_half(grad).buf) in trace.index:
-                self.guards.append((ref, m.data, GRAD_IS, grad))
+                self.guards.append((ref, m.data, GRAD_IS, grad, rg))
             else:
-                self.guards.append((ref, m.data, GRAD_ANY, None))
+                self.guards.append((ref, m.data, GRAD_ANY, None, rg))
             if m._grad is not grad:
                 self.post.append((ref, m._grad))
 
     def valid(self) -> bool:
-        """The state the plan was recorded over is still there: parameters' storages and
-        gradients, optimizers' state dicts, buffers and structure (checked at every replay,
-        from flat lists made once)."""
-        for ref, data, grad in self.grad_is:
+        """The state the plan was recorded over is still there: parameters' storages,
+        requires_grad flags and gradients, optimizers' state dicts, buffers and structure,
+        the attributes the step read (checked at every replay, from flat lists made once)."""
+        for ref, data, grad, rg in self.grad_is:
             m = ref()
-            if m is not None and (m.data is not data or m._grad is not grad):
+            if m is not None and (m.data is not data or m._grad is not grad
+                                  or m.requires_grad is not rg):
                 return False
-        for ref, data in self.grad_any:
+        return self.state_valid()
+
+    def state_valid(self) -> bool:
+        """valid() less the gradients: also what must hold between the two recordings of a
+        step (a change there starts the recording afresh instead of refusing the step)."""
+        for ref, data, rg in self.grad_any:
             m = ref()
-            if m is not None and m.data is not data:
+            if m is not None and (m.data is not data or m.requires_grad is not rg):
                 return False
-        for state_of, p, state, n_entries in self.state_dicts:
-            if state_of(p) is not state or len(state) != n_entries:
+        for opt, p, state, n_entries in self.state_dicts:
+            if opt.state.get(p) is not state or len(state) != n_entries:
                 return False
         for state, k, v in self.held:
             if state.get(k) is not v:
                 return False
-        for opt, group, state, structure, n_groups, n_params in self.structures:
-            if (opt._structure(group, state) != structure or len(opt.param_groups) != n_groups
-                    or len(group["params"]) != n_params):
+        for opt, group, state, structure, groups, at, n_groups, n_params in self.structures:
+            if (opt.param_groups is not groups or len(groups) != n_groups
+                    or groups[at] is not group or len(group["params"]) != n_params
+                    or opt._structure(group, state) != structure):
                 return False
+        for ref, name, value in self.attrs:
+            obj = ref()
+            if obj is not None:
+                now = getattr(obj, name, _MISSING)
+                if now is not value and (type(now) is not type(value) or now != value):
+                    return False
         return True
 
     def bind_inputs(self, matrices: List[Matrix]) -> None:
@@ -309,11 +344,12 @@ class _Guarded:
 class _Entry:
     """One input signature's progress: eager warm-up calls, recordings, then the plan."""
 
-    __slots__ = ("calls", "first", "plan", "error")
+    __slots__ = ("calls", "first", "first_state", "plan", "error")
 
     def __init__(self) -> None:
         self.calls = 0
         self.first: Optional[recording.Trace] = None
+        self.first_state: Optional[_Guarded] = None  # the state the first recording ran over
         self.plan: Optional[_Guarded] = None
         self.error: Optional[CaptureError] = None
 
@@ -447,6 +483,10 @@ class CompiledStep:
                 raise CaptureError(f"compile: input {i} requires grad; a replay would not give the "
                                    "new input a gradient. Pass inputs with requires_grad=False "
                                    "(parameters are closed over, not passed)")
+        if entry.first is not None and not entry.first_state.state_valid():
+            # the state changed between the two recordings (a layer frozen, an optimizer's
+            # state loaded, train()/eval()): this call is a first recording again
+            entry.first = entry.first_state = None
         ffi = recording.hooks().ffi
         inputs: Dict[int, int] = {}
         for i, m in enumerate(matrices):
@@ -470,6 +510,10 @@ class CompiledStep:
                 entry.first = None  # an error of the step itself: record afresh next time
             raise
         self.stats["traced"] += 1
+        if trace.random:
+            raise CaptureError(f"compile: the step draws random numbers in Python "
+                               f"({trace.random[0]}); a replay would reuse them as constants. "
+                               "Call the step eagerly, or put the model in eval() mode")
         for group, hyper in groups:
             if {k: v for k, v in group.items() if k != "params"} != hyper:
                 raise CaptureError("compile: the step changes an optimizer's hyper-parameters "
@@ -477,8 +521,9 @@ class CompiledStep:
                                    "a replay would not. Step schedulers outside the compiled step")
         if entry.first is None:
             entry.first = trace
+            entry.first_state = _Guarded.state_of(trace)
         else:
-            first, entry.first = entry.first, None
+            first, entry.first, entry.first_state = entry.first, None, None
             if first.signature() != trace.signature():
                 raise CaptureError("compile: two consecutive steps did not launch the same "
                                    "kernels on the same state, so neither can be replayed: "

@@ -10,10 +10,12 @@ Only the thread that records sees the stand-ins: other threads run the real kern
 replay could not reproduce is refused here with a CaptureError, while recording: reading a
 matrix's values in Python, calling a C function no plan op knows, a kernel of the other dtype.
 
-Library code above this layer talks to it through four functions: `capturing()` (a rule keeps a
+Library code above this layer talks to it through six functions: `capturing()` (a rule keeps a
 value in its buffer instead of reading it), `check_zero()` (a value check that survives a
-replay), `declare_scalars()` (an optimizer's per-step numbers, recomputed before each replay)
-and `internal_read()` (verify's own comparisons, which feed no kernel).
+replay), `declare_scalars()` (an optimizer's per-step numbers, recomputed before each replay),
+`read_attr()` (a Python attribute the step's kernels depend on, such as a module's `training`
+flag: compile guards it), `random_draw()` (random numbers drawn in Python, which a replay would
+freeze: refused) and `internal_read()` (verify's own comparisons, which feed no kernel).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import contextlib
 import numbers
 import struct
 import threading
+import weakref
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..errors import CaptureError
@@ -171,6 +174,9 @@ class Trace:
         self.slot_values: List[float] = []  # keeps those floats alive (their ids stay unique)
         self.declared: List[Declared] = []
         self.checks: List[Tuple[int, Callable[[], BaseException]]] = []  # (buffer, error) after a replay
+        self.attrs: List[Tuple[Any, str, Any]] = []  # (weakref to object, attribute, value read)
+        self.attr_seen: Dict[Tuple[int, str], int] = {}  # (id, attribute) -> attrs position
+        self.random: List[str] = []  # what drew random numbers in Python (refused: see random_draw)
 
     def address(self, obj: Any) -> int:
         return int(self.ffi.cast("uintptr_t", obj))
@@ -264,7 +270,9 @@ class Trace:
                     for op in self.ops)
         declared = tuple((d.key, d.first, d.n) for d in self.declared)
         checks = tuple(b for b, _error in self.checks)
-        return self.ctype, ops, tuple(b.signature() for b in self.buffers), declared, checks
+        attrs = tuple((id(ref()), name, type(v), v) for ref, name, v in self.attrs)
+        return (self.ctype, ops, tuple(b.signature() for b in self.buffers), declared, checks,
+                attrs)
 
 
 def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
@@ -281,6 +289,32 @@ def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
         value = hooks().item(count)
     if value != 0.0:
         raise error()
+
+
+def read_attr(obj: Any, name: str) -> Any:
+    """`obj.name`, noted while a step is recorded: library code calls it for a Python attribute
+    that decides which kernels run or with which numbers (a module's `training` flag, dropout's
+    probability), so that compile replays only while it keeps the value it had (else records
+    again). Outside a recording it is plain getattr."""
+    value = getattr(obj, name)
+    t = tracing()
+    if t is not None and (id(obj), name) not in t.attr_seen:
+        try:
+            ref: Callable[[], Any] = weakref.ref(obj)
+        except TypeError:  # an object without weak references: kept alive by the plan
+            ref = lambda: obj  # noqa: E731
+        t.attr_seen[(id(obj), name)] = len(t.attrs)
+        t.attrs.append((ref, name, value))
+    return value
+
+
+def random_draw(what: str) -> None:
+    """Random numbers are drawn in Python for `what` (an op name with its shape): a recording
+    would freeze them into constants, so a step recorded with it is refused (never replayed with
+    the same numbers)."""
+    t = tracing()
+    if t is not None:
+        t.random.append(what)
 
 
 def declare_scalars(scalars: Tuple[float, ...], source: Any, key: Any) -> Tuple[float, ...]:

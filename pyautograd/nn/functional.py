@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backends, ops
 from ..backends.base import Storage, as_scalar
-from ..backends.recording import capturing, check_zero
+from ..backends.recording import capturing, check_zero, random_draw
 from ..factories import generator
 from ..matrix import Matrix, _lift, apply
 from ..ops import REDUCTIONS
@@ -177,6 +177,7 @@ def dropout(x: Matrix, p: float = 0.5, training: bool = True,
         return x
     if p == 1.0:
         return x * 0.0
+    random_draw(f"dropout of a {x.shape[0]}x{x.shape[1]} matrix")
     keep = (rng if rng is not None else generator()).random(x.shape) >= p
     mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
     return x * mask

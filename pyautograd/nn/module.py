@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Tuple, TypeV
 
 import numpy as np
 
+from ..backends.recording import capturing, read_attr
 from ..matrix import Matrix
 
 M = TypeVar("M", bound="Module")
@@ -57,6 +58,8 @@ class Module:
     training: bool = True  # instances override it through train() / eval()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if capturing():  # compile guards the mode the step was recorded in
+            read_attr(self, "training")
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
