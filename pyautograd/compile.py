@@ -196,6 +196,9 @@ class _Guarded:
         self = cls.__new__(cls)
         self._matrix_guards(trace, {})
         self._state_guards(trace)
+        # every matrix's storage and requires_grad, whatever its gradient
+        self.grad_any = [(ref, data, rg) for ref, data, _mode, _grad, rg in self.guards]
+        self.grad_is = []
         return self
 
     def _matrix_guards(self, trace: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> None:
@@ -344,10 +347,11 @@ class _Guarded:
 class _Entry:
     """One input signature's progress: eager warm-up calls, recordings, then the plan."""
 
-    __slots__ = ("calls", "first", "first_state", "plan", "error")
+    __slots__ = ("calls", "first", "first_state", "plan", "error", "restarts")
 
     def __init__(self) -> None:
         self.calls = 0
+        self.restarts = 0  # recordings taken as warm-ups (they created state the next read)
         self.first: Optional[recording.Trace] = None
         self.first_state: Optional[_Guarded] = None  # the state the first recording ran over
         self.plan: Optional[_Guarded] = None
@@ -524,11 +528,18 @@ class CompiledStep:
             entry.first_state = _Guarded.state_of(trace)
         else:
             first, entry.first, entry.first_state = entry.first, None, None
-            if first.signature() != trace.signature():
+            if (first.signature() != trace.signature() and entry.restarts < 2
+                    and recording.created_state(first, trace)):
+                # the first recording created state the second read (buffers made on first
+                # use, gradients accumulated): it was a warm-up; record once more against it
+                entry.restarts += 1
+                entry.first, entry.first_state = trace, _Guarded.state_of(trace)
+            elif first.signature() != trace.signature():
                 raise CaptureError("compile: two consecutive steps did not launch the same "
                                    "kernels on the same state, so neither can be replayed: "
                                    + recording.describe_difference(first, trace))
-            entry.plan = _Guarded(trace, outputs, form, before)
+            else:
+                entry.plan = _Guarded(trace, outputs, form, before)
         copies = [Matrix(m.data.copy(), requires_grad=False) for m in outputs]
         return _rebuild(copies, form)
 

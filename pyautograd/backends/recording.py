@@ -615,6 +615,23 @@ def record(fn: Callable[..., Any], inputs: Dict[int, int], *args: Any, **kwargs:
     return trace, result
 
 
+def created_state(a: Trace, b: Trace) -> bool:
+    """True when the two recordings differ only where a buffer allocated in the first is read
+    as outside state by the second: the first step created state it kept (an optimizer's
+    buffers on first use, a gradient that later calls accumulate into)."""
+    kinds = {(x.origin, y.origin) for x, y in zip(a.buffers, b.buffers)
+             if x.signature() != y.signature()}
+    return ("internal", "external") in kinds
+
+
+def first_user(trace: Trace, buffer: int) -> str:
+    """The first launch touching `buffer`, in words (for messages)."""
+    for i, (op, extents) in enumerate(zip(trace.ops, trace.extents)):
+        if any(b == buffer for b, _n in extents):
+            return f"launch #{i} ({trace.names[i]})"
+    return "a kernel"
+
+
 def describe_difference(a: Trace, b: Trace) -> str:
     """Why two recordings of the same step differ, in words."""
     for i, (x, y) in enumerate(zip(a.ops, b.ops)):
@@ -629,17 +646,25 @@ def describe_difference(a: Trace, b: Trace) -> str:
         if len(a.ops) != len(b.ops):
             return (f"the two steps launched {len(a.ops)} and {len(b.ops)} kernels: the step's "
                     "Python control flow changes from step to step")
-    for x, y in zip(a.buffers, b.buffers):
+    for i, (x, y) in enumerate(zip(a.buffers, b.buffers)):
         if x.signature() != y.signature():
+            user = first_user(b, i)
             if "const" in (x.origin, y.origin):
-                return ("a matrix made from Python or NumPy data inside the step (or dropout's "
-                        "random mask) changed from one step to the next; make it outside the "
-                        "step and pass it as an input")
-            return ("the second step read a buffer made by the first instead of the one the "
-                    "first read: some state (a parameter, an optimizer buffer) is replaced "
-                    "every step rather than updated in place (e.g. `p.data = p.data - ...` or an "
-                    "optimizer rebinding its buffer, as Adam with beta1 < 0.5 does); "
-                    "update it in place (`p.data -= ...`)")
+                return (f"a matrix made from Python or NumPy data inside the step (read by "
+                        f"{user}) changed from one step to the next; make it outside the step "
+                        "and pass it as an input")
+            if x.origin == "internal" and y.origin == "external":
+                return (f"{user} reads a buffer that the first step created and kept (optimizer "
+                        "state created on first use, or gradients accumulated across calls "
+                        "without zero_grad() inside the step), and the next call did not find "
+                        "the same one")
+            if x.origin == "external" and y.origin == "external":
+                return (f"{user} read a buffer made by the first step instead of the one the "
+                        "first read: some state (a parameter, an optimizer buffer) is replaced "
+                        "every step rather than updated in place (e.g. `p.data = p.data - ...`); "
+                        "update it in place (`p.data -= ...`)")
+            return (f"{user} reads a buffer of another kind ({x.origin} in one step, {y.origin} "
+                    "in the next)")
     if [d.key for d in a.declared] != [d.key for d in b.declared]:
         return "the optimizers' parameters or structure changed between the two steps"
     return "the kernels launched by the step differ between two steps"
