@@ -169,8 +169,15 @@ class _Guarded:
         self.optimizers = []
         self.structures = []
         seen = set()
+        self.scalar_sources: List[Tuple[Callable[..., Any], Tuple[Any, ...]]] = []
+        self.draws = []  # the random stream's declared draws (callables with a snapshot())
         for declared in trace.declared:
+            if callable(declared.source):  # a random stream's draw (factories.random_offset)
+                self.scalar_sources.append((declared.source, ()))
+                self.draws.append(declared.source)
+                continue
             opt, group, p, state, structure = declared.source
+            self.scalar_sources.append((opt._scalars, (group, state)))
             held = tuple((k, v) for k, v in state.items() if isinstance(v, Storage))
             self.optimizers.append((opt, group, p, state, len(state), held))
             if (id(opt), id(group)) not in seen:  # (a group added or a parameter list changed
@@ -186,8 +193,6 @@ class _Guarded:
         self.state_dicts = [(opt, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
         self.held = [(state, k, v) for _o, _g, _p, state, _n, held in self.optimizers for k, v in held]
         self.attrs = list(trace.attrs)
-        self.scalar_sources = [(opt._scalars, group, state)
-                               for opt, group, _p, state, _n, _h in self.optimizers]
 
     @classmethod
     def state_of(cls, trace: recording.Trace) -> "_Guarded":
@@ -272,8 +277,8 @@ class _Guarded:
             self.bind_inputs(matrices)
         if self.scalar_sources:
             values: List[float] = []
-            for scalars_of, group, state in self.scalar_sources:
-                values += scalars_of(group, state)
+            for recompute, args in self.scalar_sources:  # in the order eager computes them
+                values += recompute(*args)
             plan.set_scalars(values)
         try:
             plan.run()
@@ -297,11 +302,14 @@ class _Guarded:
         values = self.plan.save_values()
         grads = [(m, m._grad) for m in (ref() for ref, *_rest in self.guards) if m is not None]
         states = [(state, dict(state)) for _opt, _group, _p, state, _n, _held in self.optimizers]
-        return values, grads, states
+        streams = [draw.snapshot() for draw in self.draws[:1]]  # (one stream: one snapshot)
+        return values, grads, states, streams
 
     def restore(self, saved: Tuple[Any, ...]) -> None:
-        values, grads, states = saved
+        values, grads, states, streams = saved
         self.plan.restore_values(values)
+        for put_back in streams:
+            put_back()
         for m, grad in grads:
             m._grad = grad
         for state, items in states:
@@ -502,7 +510,7 @@ class CompiledStep:
         # changes them itself (a scheduler stepping inside it) cannot be replayed
         groups = [] if entry.first is None else [
             (d.source[1], {k: v for k, v in d.source[1].items() if k != "params"})
-            for d in entry.first.declared]
+            for d in entry.first.declared if not callable(d.source)]
         # the gradients of the parameters (and other matrices) as the second recording finds them
         before = {} if entry.first is None else {
             id(m): (weakref.ref(m), m._grad) for m in _matrices_over(entry.first)}

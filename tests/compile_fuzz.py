@@ -203,23 +203,27 @@ def run(prog: Dict[str, Any]) -> Tuple[str, str]:
             x, y = inputs(prog, call, batch, eager.n_out)
             xc, yc = inputs(prog, call, batch, eager.n_out)
             state = ag.factories.generator().bit_generator.state
+            position = ag.factories._stream[0]  # dropout's stream: the same draws for both
             try:
                 want = eager.step(x, y)
             except Exception as exc:  # the step itself fails (every layer frozen): so must both
                 ag.factories.generator().bit_generator.state = state
+                ag.factories._stream[0] = position
                 try:
                     compiled.step(xc, yc)
                 except type(exc) as exc2:
                     if str(exc2) == str(exc):
                         return "equal", f"both raised {exc!r}; stats {compiled.step.stats}"
                 return "diverged", f"call {call}: eager raised {exc!r}, compiled did not alike"
-            after_eager = ag.factories.generator().bit_generator.state
+            after_eager = ag.factories.generator().bit_generator.state, ag.factories._stream[0]
             ag.factories.generator().bit_generator.state = state  # the same draws for both
+            ag.factories._stream[0] = position
             try:
                 got = compiled.step(xc, yc)
             except CaptureError as exc:
                 return "refused", str(exc)
-            if ag.factories.generator().bit_generator.state != after_eager:
+            if (ag.factories.generator().bit_generator.state,
+                    ag.factories._stream[0]) != after_eager:
                 return "diverged", f"call {call}: the random generator advanced differently"
             if got.numpy().tobytes() != want.numpy().tobytes():
                 return "diverged", f"call {call}: loss {got.item()!r} != eager {want.item()!r}"

@@ -391,6 +391,8 @@ KERNELS: Dict[str, Kernel] = {
     "pag_matmul": Kernel("MATMUL", lambda ta, tb, m, n, k, a, b, acc, c, threads: Launch(
         (0, int(ta), int(tb), int(acc), threads, m, n, k, 0, 0, 0, 0),
         ((a, m * k), (b, k * n)), (c, m * n), bool(acc))),
+    "pag_random_mask": Kernel("RANDOM_MASK", lambda n, threshold, offset, out: Launch(
+        (0, 0, 0, 0, 0, n, threshold, 0, 0, 0, 0, 0), (), (out, n)), 2),
 }
 COPY_KIND = "COPY"  # memmove of a buffer or of Python data into one: recorded by FfiProxy
 

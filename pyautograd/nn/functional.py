@@ -10,7 +10,7 @@ import numpy as np
 from .. import backends, ops
 from ..backends.base import Storage, as_scalar
 from ..backends.recording import capturing, check_zero, random_draw
-from ..factories import generator
+from ..factories import random_offset
 from ..matrix import Matrix, _lift, apply
 from ..ops import REDUCTIONS
 
@@ -170,17 +170,23 @@ def dropout(x: Matrix, p: float = 0.5, training: bool = True,
             rng: Optional[np.random.Generator] = None) -> Matrix:
     """Zero each element with probability p and scale the others by 1 / (1 - p) (inverted
     dropout: the expected value is unchanged), in training; the identity otherwise. The mask
-    comes from `rng`, or from the generator that pyautograd.manual_seed() seeds."""
+    comes from `rng` (a NumPy generator), or else from the counter-based stream that
+    pyautograd.manual_seed() seeds, drawn by a kernel so that a compiled step draws afresh."""
     check_probability("dropout", p)
     x = as_input(x, "dropout")
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * 0.0
-    random_draw(f"dropout of a {x.shape[0]}x{x.shape[1]} matrix")
-    keep = (rng if rng is not None else generator()).random(x.shape) >= p
-    mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
-    return x * mask
+    if rng is not None:  # a NumPy generator of the caller's: drawn in Python (compile refuses)
+        random_draw(f"dropout of a {x.shape[0]}x{x.shape[1]} matrix with rng=")
+        keep = rng.random(x.shape) >= p
+        mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
+        return x * mask
+    n, m = x.shape  # the library's stream, drawn by a kernel (a compiled step redraws it)
+    keep = type(x.data).random_mask(n, m, p, random_offset(n * m))
+    keep *= 1.0 / (1.0 - p)
+    return x * Matrix(keep, requires_grad=False)
 
 
 def check_probability(op: str, p: Any) -> float:
