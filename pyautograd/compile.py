@@ -185,26 +185,37 @@ class _Guarded:
                 self.structures.append((opt, group, state, structure, opt.param_groups,
                                         opt.param_groups.index(group), len(opt.param_groups),
                                         len(group["params"])))
-        # the same checks and numbers as flat lists, for the replay's Python side
-        self.grad_is = [(ref, data, grad, rg) for ref, data, mode, grad, rg in self.guards
-                        if mode == GRAD_IS]
-        self.grad_any = [(ref, data, rg) for ref, data, mode, _grad, rg in self.guards
-                         if mode == GRAD_ANY]
+        # the same checks and numbers as flat lists, for the replay's Python side; they hold
+        # the matrices themselves (no weakref to call per replay: the plan holds their buffers
+        # alive anyway, and a matrix is a few slots more)
+        self.grad_is = [(ref(), data, grad, rg) for ref, data, mode, grad, rg in self.guards
+                        if mode == GRAD_IS and ref() is not None]
+        self.grad_any = [(ref(), data, rg) for ref, data, mode, _grad, rg in self.guards
+                         if mode == GRAD_ANY and ref() is not None]
         self.state_dicts = [(opt, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
         self.held = [(state, k, v) for _o, _g, _p, state, _n, held in self.optimizers for k, v in held]
         self.attrs = list(trace.attrs)
 
     @classmethod
     def state_of(cls, trace: recording.Trace) -> "_Guarded":
-        """The guards of a first recording, without a plan: state_valid() says whether the
-        state it ran over is still there when the second recording starts."""
+        """The guards of a first recording, without a plan: valid() says whether the state it
+        ran over (less gradients) is still there when the second recording starts."""
         self = cls.__new__(cls)
         self._matrix_guards(trace, {})
         self._state_guards(trace)
         # every matrix's storage and requires_grad, whatever its gradient
-        self.grad_any = [(ref, data, rg) for ref, data, _mode, _grad, rg in self.guards]
+        self.grad_any = [(ref(), data, rg) for ref, data, _mode, _grad, rg in self.guards
+                         if ref() is not None]
         self.grad_is = []
+        # whether each had a gradient when the step ended: a next step that finds a gradient
+        # released (zero_grad() between calls) or set runs other kernels
+        self.presence = [(m, m._grad is None) for m, _data, _rg in self.grad_any]
         return self
+
+    def unchanged(self) -> bool:
+        """For a first recording's guards: the state is as the step left it (valid(), and
+        each matrix's gradient present or released as the step left it)."""
+        return self.valid() and all((m._grad is None) is none for m, none in self.presence)
 
     def _matrix_guards(self, trace: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> None:
         """For every Matrix whose values are an external buffer of the plan (parameters,
@@ -234,20 +245,13 @@ class _Guarded:
     def valid(self) -> bool:
         """The state the plan was recorded over is still there: parameters' storages,
         requires_grad flags and gradients, optimizers' state dicts, buffers and structure,
-        the attributes the step read (checked at every replay, from flat lists made once)."""
-        for ref, data, grad, rg in self.grad_is:
-            m = ref()
-            if m is not None and (m.data is not data or m._grad is not grad
-                                  or m.requires_grad is not rg):
+        the attributes the step read (checked at every replay, from flat lists made once; a
+        first recording's guards (state_of) check no gradients)."""
+        for m, data, grad, rg in self.grad_is:
+            if m._data is not data or m._grad is not grad or m.requires_grad is not rg:
                 return False
-        return self.state_valid()
-
-    def state_valid(self) -> bool:
-        """valid() less the gradients: also what must hold between the two recordings of a
-        step (a change there starts the recording afresh instead of refusing the step)."""
-        for ref, data, rg in self.grad_any:
-            m = ref()
-            if m is not None and (m.data is not data or m.requires_grad is not rg):
+        for m, data, rg in self.grad_any:
+            if m._data is not data or m.requires_grad is not rg:
                 return False
         for opt, p, state, n_entries in self.state_dicts:
             if opt.state.get(p) is not state or len(state) != n_entries:
@@ -495,9 +499,9 @@ class CompiledStep:
                 raise CaptureError(f"compile: input {i} requires grad; a replay would not give the "
                                    "new input a gradient. Pass inputs with requires_grad=False "
                                    "(parameters are closed over, not passed)")
-        if entry.first is not None and not entry.first_state.state_valid():
+        if entry.first is not None and not entry.first_state.unchanged():
             # the state changed between the two recordings (a layer frozen, an optimizer's
-            # state loaded, train()/eval()): this call is a first recording again
+            # state loaded, train()/eval(), gradients released): a first recording again
             entry.first = entry.first_state = None
         ffi = recording.hooks().ffi
         inputs: Dict[int, int] = {}
@@ -537,7 +541,7 @@ class CompiledStep:
         else:
             first, entry.first, entry.first_state = entry.first, None, None
             if (first.signature() != trace.signature() and entry.restarts < 2
-                    and recording.created_state(first, trace)):
+                    and (recording.created_state(first, trace) or _kept_from(first, before))):
                 # the first recording created state the second read (buffers made on first
                 # use, gradients accumulated): it was a warm-up; record once more against it
                 entry.restarts += 1
@@ -550,6 +554,21 @@ class CompiledStep:
                 entry.plan = _Guarded(trace, outputs, form, before)
         copies = [Matrix(m.data.copy(), requires_grad=False) for m in outputs]
         return _rebuild(copies, form)
+
+
+def _kept_from(first: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> bool:
+    """True when the first recording created state that the next step found: a gradient
+    (which backward then accumulates into instead of allocating) or an optimizer's buffers."""
+    for _ref, grad in before.values():
+        if grad is not None and recording.allocated_in(first, _c_half(grad).buf):
+            return True
+    for declared in first.declared:
+        if not callable(declared.source):
+            state = declared.source[3]
+            if any(isinstance(v, Storage) and recording.allocated_in(first, _c_half(v).buf)
+                   for v in state.values()):
+                return True
+    return False
 
 
 _current_storage = backends.current_storage

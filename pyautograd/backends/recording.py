@@ -626,6 +626,12 @@ def created_state(a: Trace, b: Trace) -> bool:
     return ("internal", "external") in kinds
 
 
+def allocated_in(trace: Trace, buf: Any) -> bool:
+    """True when the C buffer `buf` was allocated while `trace` was recorded."""
+    found = trace.index.get(trace.address(buf))
+    return found is not None and trace.buffers[found].origin == "internal"
+
+
 def first_user(trace: Trace, buffer: int) -> str:
     """The first launch touching `buffer`, in words (for messages)."""
     for i, (op, extents) in enumerate(zip(trace.ops, trace.extents)):

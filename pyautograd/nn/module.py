@@ -15,6 +15,7 @@ from ..backends.recording import capturing, read_attr
 from ..matrix import Matrix
 
 M = TypeVar("M", bound="Module")
+_ANY = (lambda: training).__code__  # noqa: F821  (a forward we cannot inspect: guard its mode)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -58,8 +59,8 @@ class Module:
     training: bool = True  # instances override it through train() / eval()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if capturing():  # compile guards the mode the step was recorded in
-            read_attr(self, "training")
+        if capturing() and "training" in getattr(type(self).forward, "__code__", _ANY).co_names:
+            read_attr(self, "training")  # compile replays only in the mode it was recorded in
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
