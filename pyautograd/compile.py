@@ -34,14 +34,20 @@ The same compiled step called with float32 and with float64 inputs keeps a plan 
 
 Like tinygrad's TinyJit and JAX's jit, the Python code of the step does not run on a replay:
 Python control flow and Python numbers are frozen as they were when the step was recorded
-(an `if` on a counter, a global learning rate). A change that compile can see retraces: other
-input dtypes or shapes, another grad mode or thread count, a parameter replaced by assignment
-(`p.data = ...`), an optimizer whose state was replaced or whose structure changed (momentum
-switched on). What cannot be replayed is refused at trace time, never replayed wrongly: reading
-values in the middle of the step (`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op
-computed outside the C kernels (gelu), kernels of both dtypes in one step, state rebound
-instead of updated in place, numbers that change between steps without an optimizer declaring
-them, a scheduler stepping inside the step.
+(an `if` on a counter, a global learning rate). A replay is never stale: what the recording
+depended on is guarded and a change records again: other input dtypes or shapes, another grad
+mode or thread count, a parameter replaced by assignment (`p.data = ...`) or frozen/unfrozen
+(`requires_grad`), an optimizer's state dict or param groups replaced (`load_state_dict`) or its
+structure changed (momentum switched on), a module's `training` flag or another attribute read
+through `recording.read_attr`. A change between the two recordings, or state created by the first
+(optimizer buffers with warmup=0, accumulated gradients), starts the recording again instead of
+refusing. Random numbers come from the counter-based stream of `factories.random_offset`, whose
+position is a declared scalar: a replay draws afresh, in eager's order. What cannot be replayed is
+refused at trace time, never replayed wrongly: reading values in the middle of the step
+(`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op computed outside the C kernels
+(gelu), random numbers drawn in Python, kernels of both dtypes in one step, state rebound
+instead of updated in place, numbers that change between steps without being declared, a
+scheduler stepping inside the step.
 Value checks that must survive (binary_cross_entropy's range check) use `check_zero`: a replay
 raises after the step ran. Matrices read from globals or closures are the ones read when the
 step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
