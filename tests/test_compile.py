@@ -827,3 +827,42 @@ def test_warmup_zero_with_adam_replays():
 def test_a_step_that_only_accumulates_gradients_replays():
     stats = twins(10, lambda i, t: None, pattern="accumulate")
     assert stats["replayed"] >= 6
+
+
+def test_class_index_targets_as_an_n_by_1_matrix_replay_with_cross_entropy():
+    def make():
+        ag.manual_seed(1)
+        lin = nn.Linear(3, 4)
+        opt = optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(x, t):
+            opt.zero_grad()
+            loss = loss_fn(lin(x), t)
+            loss.backward()
+            opt.step()
+            return loss
+        return step, lin
+    (eager, le), (fn, lc) = make(), make()
+    compiled = ag.compile(fn)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        x = ag.mat(rng.standard_normal((5, 3)), requires_grad=False)
+        idx = rng.integers(0, 4, 5)
+        t = ag.mat(idx[:, None].astype(float), requires_grad=False)
+        want = eager(x, t)
+        assert compiled(x, t).item() == want.item(), f"call {i}"
+        np.testing.assert_array_equal(lc.weight.numpy(), le.weight.numpy())
+    assert compiled.stats["replayed"] == 5
+    bad = ag.mat(np.array([[0.0], [1.5], [2], [3], [0]]), requires_grad=False)
+    with pytest.raises(ValueError, match=r"class indices, which must be whole numbers in \[0, 4\)"):
+        compiled(x, bad)  # raised after the replay ran (check_zero)
+
+
+def test_class_indices_as_a_matrix_or_a_list_give_the_same_loss():
+    ag.manual_seed(2)
+    z = ag.mat(np.random.default_rng(1).standard_normal((4, 3)))
+    idx = [2, 0, 1, 2]
+    t = ag.mat(np.array(idx, dtype=float)[:, None], requires_grad=False)
+    import pyautograd.nn.functional as F
+    assert F.cross_entropy(z, t).item() == F.cross_entropy(z, idx).item()

@@ -110,10 +110,26 @@ def one_hot(classes: Any, num_classes: int, like: Any) -> Matrix:
     return Matrix(type(like.data).from_array(hot), requires_grad=False)
 
 
+def index_one_hot(target: Matrix, num_classes: int) -> Matrix:
+    """An (N, 1) matrix of class indices (integer values) as an (N, num_classes) 0/1 matrix,
+    computed by kernels (a comparison with the row 0..C-1), so that a compiled step takes
+    class-index targets; a row whose value is not an integer in [0, C) raises, also after a
+    replay (check_zero)."""
+    values = target.data
+    classes = type(values).from_array(np.arange(num_classes, dtype=np.float64)[None, :])
+    hot = values == classes
+    n = target.shape[0]
+    check_zero((hot.sum(axis=1) != 1.0).sum(), lambda: InputRangeError(
+        f"cross_entropy: an ({n}, 1) target holds class indices, which must be whole numbers "
+        f"in [0, {num_classes}) for logits of {num_classes} classes; some row's is not"))
+    return Matrix(hot, requires_grad=False)
+
+
 def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Matrix:
     """-sum over classes of q * log_softmax(logits) per row, with q the target: class indices
-    (N ints) or an (N, C) matrix of probabilities, mixed with the uniform distribution as
+    (N ints, or an (N, 1) matrix of whole numbers when C > 1) or an (N, C) matrix of
+    probabilities, mixed with the uniform distribution as
     q (1 - label_smoothing) + label_smoothing / C. "mean" averages over the N rows, "none"
     returns the (N, 1) per-row losses. dL/dz = softmax(z) - q (/ N for the mean)."""
     op = "cross_entropy"
@@ -124,14 +140,18 @@ def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
                               f"{label_smoothing!r}")
     logits = as_input(logits, op)
     n, c = logits.shape
-    if isinstance(target, Matrix):
+    if isinstance(target, Matrix) and target.shape == (n, 1) and c > 1:
+        hot = index_one_hot(target, c)
+    elif isinstance(target, Matrix):
         hot = target
     else:
         hot = one_hot(target, c, logits)
     if hot.shape != (n, c):
-        raise ValueError(f"cross_entropy: logits {logits.shape} need {n} targets "
-                         f"(or an ({n}, {c}) matrix), got {hot.shape[0]}"
-                         + ("" if isinstance(target, Matrix) else " class indices"))
+        got = (f"a {hot.shape[0]}x{hot.shape[1]} matrix" if isinstance(target, Matrix)
+               else f"{hot.shape[0]} class indices")
+        raise ValueError(f"cross_entropy: logits {logits.shape} need {n} class indices (a list "
+                         f"or an ({n}, 1) matrix) or an ({n}, {c}) matrix of probabilities, "
+                         f"got {got}")
     if label_smoothing:
         hot = hot * (1.0 - label_smoothing) + label_smoothing / c
     per_row = -(hot * logits.log_softmax(1)).sum(1)
