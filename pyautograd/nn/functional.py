@@ -149,9 +149,9 @@ def cross_entropy(logits: Matrix, target: Any, reduction: str = "mean",
     if hot.shape != (n, c):
         got = (f"a {hot.shape[0]}x{hot.shape[1]} matrix" if isinstance(target, Matrix)
                else f"{hot.shape[0]} class indices")
-        raise ValueError(f"cross_entropy: logits {logits.shape} need {n} class indices (a list "
-                         f"or an ({n}, 1) matrix) or an ({n}, {c}) matrix of probabilities, "
-                         f"got {got}")
+        raise ValueError(f"cross_entropy: logits {logits.shape} need {n} targets: class "
+                         f"indices (a list or an ({n}, 1) matrix) or an ({n}, {c}) matrix of "
+                         f"probabilities; got {got}")
     if label_smoothing:
         hot = hot * (1.0 - label_smoothing) + label_smoothing / c
     per_row = -(hot * logits.log_softmax(1)).sum(1)
