@@ -67,6 +67,7 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
@@ -391,6 +392,7 @@ class CompiledStep:
         self._entries: Dict[Any, _Entry] = {}
         self._lock = threading.RLock()
         self.stats = {"eager": 0, "traced": 0, "replayed": 0}
+        self._warned = False  # about plans dropped from a full cache
         functools.update_wrapper(self, fn)
 
     def reset(self) -> None:
@@ -443,7 +445,7 @@ class CompiledStep:
                 return self.fn(*args, **kwargs)
             if entry is None:
                 while len(self._entries) >= self.cache_size:
-                    del self._entries[next(iter(self._entries))]
+                    self._evict()
                 entry = self._entries[key] = _Entry()
             if entry.error is not None:
                 raise entry.error
@@ -456,6 +458,22 @@ class CompiledStep:
             except CaptureError as exc:
                 entry.error = exc
                 raise
+
+    def _evict(self) -> None:
+        """Drop the oldest plan; the first time, warn: a step recorded for more signatures than
+        the cache holds is mostly running eagerly (a number argument new at every call?)."""
+        oldest = next(iter(self._entries))
+        del self._entries[oldest]
+        if not self._warned:
+            self._warned = True
+            numbers = [i for i, part in enumerate(oldest[3:]) if isinstance(part, tuple)
+                       and part[:1] == ("value",) and isinstance(part[2], float)]
+            hint = (f" (argument {numbers[0]} is a float: each new value records the step "
+                    "again; pass a number that changes as a 1x1 Matrix input)" if numbers else "")
+            warnings.warn(f"compile: {getattr(self.fn, '__qualname__', self.fn)!s} was called "
+                          f"with more than {self.cache_size} argument signatures, so the oldest "
+                          f"plans are dropped and most calls run eagerly{hint}",
+                          RuntimeWarning, stacklevel=3)
 
     def _checked_replay(self, plan: _Guarded, matrices: List[Matrix], args: Tuple[Any, ...],
                         kwargs: Dict[str, Any]) -> Any:

@@ -866,3 +866,23 @@ def test_class_indices_as_a_matrix_or_a_list_give_the_same_loss():
     t = ag.mat(np.array(idx, dtype=float)[:, None], requires_grad=False)
     import pyautograd.nn.functional as F
     assert F.cross_entropy(z, t).item() == F.cross_entropy(z, idx).item()
+
+
+def test_a_float_argument_new_at_every_call_warns_once_that_calls_run_eagerly():
+    W = ag.mat(np.ones((2, 2)))
+
+    def step(x, lr):
+        loss = (W * x).sum()
+        loss.backward()
+        W.data -= lr * W.grad
+        W.zero_grad()
+        return loss
+    compiled = ag.compile(step, cache_size=2)
+    x = ag.mat(np.ones((2, 2)), requires_grad=False)
+    with pytest.warns(RuntimeWarning, match=r"argument 1 is a float: each new value records"):
+        for i in range(4):
+            compiled(x, 0.1 / (i + 1))
+    import warnings as w
+    with w.catch_warnings():
+        w.simplefilter("error")
+        compiled(x, 0.01)  # once only
