@@ -64,7 +64,7 @@ def program(d: Draw) -> Dict[str, Any]:
     else:
         hyper.update(alpha=d.choice((0.99, 0.5, 0.3)), momentum=d.choice((0.0, 0.5)),
                      centered=d.flag(), weight_decay=d.choice((0.0, 0.01)))
-    n_calls = d.integer(3, 9)
+    n_calls = d.integer(5, 12)
     events = []
     for _ in range(n_calls):
         events.append([(d.choice(EVENTS), d.integer(0, 7)) for _ in range(d.integer(0, 2))])
