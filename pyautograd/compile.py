@@ -214,16 +214,15 @@ class _Guarded:
         self.grad_any = [(ref(), data, rg) for ref, data, _mode, _grad, rg in self.guards
                          if ref() is not None]
         self.grad_is = []
-        # each one's gradient as the step left it: a next step that finds a gradient released
-        # (zero_grad() between calls), set, or left by another signature's step runs other
-        # kernels or reads other buffers
-        self.left = [(m, m._grad) for m, _data, _rg in self.grad_any]
+        # whether each had a gradient when the step ended: a next step that finds a gradient
+        # released (zero_grad() between calls) or set runs other kernels
+        self.presence = [(m, m._grad is None) for m, _data, _rg in self.grad_any]
         return self
 
     def unchanged(self) -> bool:
         """For a first recording's guards: the state is as the step left it (valid(), and
-        each matrix's gradient the one the step left)."""
-        return self.valid() and all(m._grad is grad for m, grad in self.left)
+        each matrix's gradient present or released as the step left it)."""
+        return self.valid() and all((m._grad is None) is none for m, none in self.presence)
 
     def _matrix_guards(self, trace: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> None:
         """For every Matrix whose values are an external buffer of the plan (parameters,
