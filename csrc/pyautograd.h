@@ -128,6 +128,10 @@ int pag_unary_f32(int op, size_t n, const float *a, float *out);
 void pag_pow_scalar_f32(size_t n, const float *a, float p, float *out);
 void pag_fill_f32(size_t n, float value, float *out);
 void pag_axpy_f32(size_t n, float alpha, const float *x, float *y);
+
+/* random.c: a 0/1 mask from the counter-based stream at position `offset` (dropout) */
+void pag_random_mask(size_t n, size_t threshold, double offset, double *out);
+void pag_random_mask_f32(size_t n, size_t threshold, double offset, float *out);
 void pag_sigmoid_backward_f32(size_t n, const float *s, const float *grad, float *out);
 void pag_transpose_f32(size_t nrow, size_t ncol, const float *a, float *out);
 int pag_reduce_f32(int op, int axis, size_t nrow, size_t ncol, const float *a, float *out);
@@ -155,7 +159,8 @@ const char *pag_matmul_kernel_f32(void); /* e.g. "6x16 AVX2+FMA" */
 enum pag_plan_kind {
     PAG_PLAN_BINARY = 0, PAG_PLAN_BINARY_SAME = 1, PAG_PLAN_BINARY_SCALAR = 2, PAG_PLAN_UNARY = 3,
     PAG_PLAN_POW_SCALAR = 4, PAG_PLAN_FILL = 5, PAG_PLAN_AXPY = 6, PAG_PLAN_SIGMOID_BACKWARD = 7,
-    PAG_PLAN_TRANSPOSE = 8, PAG_PLAN_REDUCE = 9, PAG_PLAN_MATMUL = 10, PAG_PLAN_COPY = 11
+    PAG_PLAN_TRANSPOSE = 8, PAG_PLAN_REDUCE = 9, PAG_PLAN_MATMUL = 10, PAG_PLAN_COPY = 11,
+    PAG_PLAN_RANDOM_MASK = 12
 };
 
 enum pag_plan_scalar { PAG_SCALAR_OP = 0, PAG_SCALAR_TABLE = 1, PAG_SCALAR_BUFFER = 2 };

@@ -34,14 +34,20 @@ The same compiled step called with float32 and with float64 inputs keeps a plan 
 
 Like tinygrad's TinyJit and JAX's jit, the Python code of the step does not run on a replay:
 Python control flow and Python numbers are frozen as they were when the step was recorded
-(an `if` on a counter, a global learning rate). A change that compile can see retraces: other
-input dtypes or shapes, another grad mode or thread count, a parameter replaced by assignment
-(`p.data = ...`), an optimizer whose state was replaced or whose structure changed (momentum
-switched on). What cannot be replayed is refused at trace time, never replayed wrongly: reading
-values in the middle of the step (`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op
-computed outside the C kernels (gelu), kernels of both dtypes in one step, state rebound
-instead of updated in place, numbers that change between steps without an optimizer declaring
-them, a scheduler stepping inside the step.
+(an `if` on a counter, a global learning rate). A replay is never stale: what the recording
+depended on is guarded and a change records again: other input dtypes or shapes, another grad
+mode or thread count, a parameter replaced by assignment (`p.data = ...`) or frozen/unfrozen
+(`requires_grad`), an optimizer's state dict or param groups replaced (`load_state_dict`) or its
+structure changed (momentum switched on), a module's `training` flag or another attribute read
+through `recording.read_attr`. A change between the two recordings, or state created by the first
+(optimizer buffers with warmup=0, accumulated gradients), starts the recording again instead of
+refusing. Random numbers come from the counter-based stream of `factories.random_offset`, whose
+position is a declared scalar: a replay draws afresh, in eager's order. What cannot be replayed is
+refused at trace time, never replayed wrongly: reading values in the middle of the step
+(`.item()`, `.numpy()`, `.tolist()`, printing a matrix), an op computed outside the C kernels
+(gelu), random numbers drawn in Python, kernels of both dtypes in one step, state rebound
+instead of updated in place, numbers that change between steps without being declared, a
+scheduler stepping inside the step.
 Value checks that must survive (binary_cross_entropy's range check) use `check_zero`: a replay
 raises after the step ran. Matrices read from globals or closures are the ones read when the
 step was recorded (their values are read live; rebinding the name is not seen, nor is replacing
@@ -61,6 +67,7 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
@@ -79,6 +86,7 @@ __all__ = ["CaptureError", "CompiledStep", "compile"]
 F = TypeVar("F", bound=Callable[..., Any])
 CACHE_SIZE = 8  # plans kept per compiled step (one per input signature), oldest dropped first
 GRAD_ANY, GRAD_IS = 0, 1  # a guarded matrix's gradient: whatever, or this one (or None)
+_MISSING = object()  # an attribute deleted since it was read
 
 
 def _c_half(storage: Any) -> Any:
@@ -156,26 +164,65 @@ class _Guarded:
         self.out_specs = [plan.output_spec(_c_half(m.data)) for m in outputs]
         self.form = form
         self.verify = backends.current_storage().backend_name == "verify"  # as recorded
-        # per parameter: its state dict, how many entries it had and the buffers among them;
-        # per optimizer and group: the structure its update branched on (one check each)
+        self._state_guards(trace)
+
+    def _state_guards(self, trace: recording.Trace) -> None:
+        """The Python state the recording depended on besides gradients, as flat lists checked
+        at every replay: per parameter, its optimizer's state dict (by identity, as
+        `load_state_dict` or `opt.state = {}` replace it), how many entries it had and the
+        buffers among them; per optimizer and group, the group's place in `param_groups` and the
+        structure its update branched on; the attributes read with `recording.read_attr`
+        (modules' `training` flags, dropout's p)."""
         self.optimizers = []
         self.structures = []
         seen = set()
+        self.scalar_sources: List[Tuple[Callable[..., Any], Tuple[Any, ...]]] = []
+        self.draws = []  # the random stream's declared draws (callables with a snapshot())
         for declared in trace.declared:
+            if callable(declared.source):  # a random stream's draw (factories.random_offset)
+                self.scalar_sources.append((declared.source, ()))
+                self.draws.append(declared.source)
+                continue
             opt, group, p, state, structure = declared.source
+            self.scalar_sources.append((opt._scalars, (group, state)))
             held = tuple((k, v) for k, v in state.items() if isinstance(v, Storage))
             self.optimizers.append((opt, group, p, state, len(state), held))
             if (id(opt), id(group)) not in seen:  # (a group added or a parameter list changed
                 seen.add((id(opt), id(group)))  # later would be skipped by a replay: checked)
-                self.structures.append((opt, group, state, structure, len(opt.param_groups),
+                self.structures.append((opt, group, state, structure, opt.param_groups,
+                                        opt.param_groups.index(group), len(opt.param_groups),
                                         len(group["params"])))
-        # the same checks and numbers as flat lists, for the replay's Python side
-        self.grad_is = [(ref, data, grad) for ref, data, mode, grad in self.guards if mode == GRAD_IS]
-        self.grad_any = [(ref, data) for ref, data, mode, _grad in self.guards if mode == GRAD_ANY]
-        self.state_dicts = [(opt.state.get, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
+        # the same checks and numbers as flat lists, for the replay's Python side; they hold
+        # the matrices themselves (no weakref to call per replay: the plan holds their buffers
+        # alive anyway, and a matrix is a few slots more)
+        self.grad_is = [(ref(), data, grad, rg) for ref, data, mode, grad, rg in self.guards
+                        if mode == GRAD_IS and ref() is not None]
+        self.grad_any = [(ref(), data, rg) for ref, data, mode, _grad, rg in self.guards
+                         if mode == GRAD_ANY and ref() is not None]
+        self.state_dicts = [(opt, p, state, n) for opt, _g, p, state, n, _h in self.optimizers]
         self.held = [(state, k, v) for _o, _g, _p, state, _n, held in self.optimizers for k, v in held]
-        self.scalar_sources = [(opt._scalars, group, state)
-                               for opt, group, _p, state, _n, _h in self.optimizers]
+        self.attrs = list(trace.attrs)
+
+    @classmethod
+    def state_of(cls, trace: recording.Trace) -> "_Guarded":
+        """The guards of a first recording, without a plan: valid() says whether the state it
+        ran over (less gradients) is still there when the second recording starts."""
+        self = cls.__new__(cls)
+        self._matrix_guards(trace, {})
+        self._state_guards(trace)
+        # every matrix's storage and requires_grad, whatever its gradient
+        self.grad_any = [(ref(), data, rg) for ref, data, _mode, _grad, rg in self.guards
+                         if ref() is not None]
+        self.grad_is = []
+        # whether each had a gradient when the step ended: a next step that finds a gradient
+        # released (zero_grad() between calls) or set runs other kernels
+        self.presence = [(m, m._grad is None) for m, _data, _rg in self.grad_any]
+        return self
+
+    def unchanged(self) -> bool:
+        """For a first recording's guards: the state is as the step left it (valid(), and
+        each matrix's gradient present or released as the step left it)."""
+        return self.valid() and all((m._grad is None) is none for m, none in self.presence)
 
     def _matrix_guards(self, trace: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> None:
         """For every Matrix whose values are an external buffer of the plan (parameters,
@@ -183,46 +230,53 @@ class _Guarded:
         found it (`before`: None, or the same storage when the step touched it) wherever that
         could change what the step does; and the gradient the step left is put back after each
         replay (a zero_grad()/backward step leaves a gradient of its own)."""
-        self.guards: List[Tuple[Any, Any, int, Any]] = []
+        self.guards: List[Tuple[Any, Any, int, Any, bool]] = []
         self.post: List[Tuple[Any, Any]] = []
         for m in _matrices_over(trace):
             ref = weakref.ref(m)
             found = before.get(id(m))
+            rg = m.requires_grad  # freezing or unfreezing changes what backward computes
             if found is None or found[0]() is not m:  # not seen when the step began
-                self.guards.append((ref, m.data, GRAD_IS, m._grad))
+                self.guards.append((ref, m.data, GRAD_IS, m._grad, rg))
                 continue
             grad = found[1]
             if grad is None:
-                self.guards.append((ref, m.data, GRAD_IS, None))
+                self.guards.append((ref, m.data, GRAD_IS, None, rg))
             elif trace.address(_c_half(grad).buf) in trace.index:
-                self.guards.append((ref, m.data, GRAD_IS, grad))
+                self.guards.append((ref, m.data, GRAD_IS, grad, rg))
             else:
-                self.guards.append((ref, m.data, GRAD_ANY, None))
+                self.guards.append((ref, m.data, GRAD_ANY, None, rg))
             if m._grad is not grad:
                 self.post.append((ref, m._grad))
 
     def valid(self) -> bool:
-        """The state the plan was recorded over is still there: parameters' storages and
-        gradients, optimizers' state dicts, buffers and structure (checked at every replay,
-        from flat lists made once)."""
-        for ref, data, grad in self.grad_is:
-            m = ref()
-            if m is not None and (m.data is not data or m._grad is not grad):
+        """The state the plan was recorded over is still there: parameters' storages,
+        requires_grad flags and gradients, optimizers' state dicts, buffers and structure,
+        the attributes the step read (checked at every replay, from flat lists made once; a
+        first recording's guards (state_of) check no gradients)."""
+        for m, data, grad, rg in self.grad_is:
+            if m._data is not data or m._grad is not grad or m.requires_grad is not rg:
                 return False
-        for ref, data in self.grad_any:
-            m = ref()
-            if m is not None and m.data is not data:
+        for m, data, rg in self.grad_any:
+            if m._data is not data or m.requires_grad is not rg:
                 return False
-        for state_of, p, state, n_entries in self.state_dicts:
-            if state_of(p) is not state or len(state) != n_entries:
+        for opt, p, state, n_entries in self.state_dicts:
+            if opt.state.get(p) is not state or len(state) != n_entries:
                 return False
         for state, k, v in self.held:
             if state.get(k) is not v:
                 return False
-        for opt, group, state, structure, n_groups, n_params in self.structures:
-            if (opt._structure(group, state) != structure or len(opt.param_groups) != n_groups
-                    or len(group["params"]) != n_params):
+        for opt, group, state, structure, groups, at, n_groups, n_params in self.structures:
+            if (opt.param_groups is not groups or len(groups) != n_groups
+                    or groups[at] is not group or len(group["params"]) != n_params
+                    or opt._structure(group, state) != structure):
                 return False
+        for ref, name, value in self.attrs:
+            obj = ref()
+            if obj is not None:
+                now = getattr(obj, name, _MISSING)
+                if now is not value and (type(now) is not type(value) or now != value):
+                    return False
         return True
 
     def bind_inputs(self, matrices: List[Matrix]) -> None:
@@ -234,8 +288,8 @@ class _Guarded:
             self.bind_inputs(matrices)
         if self.scalar_sources:
             values: List[float] = []
-            for scalars_of, group, state in self.scalar_sources:
-                values += scalars_of(group, state)
+            for recompute, args in self.scalar_sources:  # in the order eager computes them
+                values += recompute(*args)
             plan.set_scalars(values)
         try:
             plan.run()
@@ -259,11 +313,14 @@ class _Guarded:
         values = self.plan.save_values()
         grads = [(m, m._grad) for m in (ref() for ref, *_rest in self.guards) if m is not None]
         states = [(state, dict(state)) for _opt, _group, _p, state, _n, _held in self.optimizers]
-        return values, grads, states
+        streams = [draw.snapshot() for draw in self.draws[:1]]  # (one stream: one snapshot)
+        return values, grads, states, streams
 
     def restore(self, saved: Tuple[Any, ...]) -> None:
-        values, grads, states = saved
+        values, grads, states, streams = saved
         self.plan.restore_values(values)
+        for put_back in streams:
+            put_back()
         for m, grad in grads:
             m._grad = grad
         for state, items in states:
@@ -309,11 +366,13 @@ class _Guarded:
 class _Entry:
     """One input signature's progress: eager warm-up calls, recordings, then the plan."""
 
-    __slots__ = ("calls", "first", "plan", "error")
+    __slots__ = ("calls", "first", "first_state", "plan", "error", "restarts")
 
     def __init__(self) -> None:
         self.calls = 0
+        self.restarts = 0  # recordings taken as warm-ups (they created state the next read)
         self.first: Optional[recording.Trace] = None
+        self.first_state: Optional[_Guarded] = None  # the state the first recording ran over
         self.plan: Optional[_Guarded] = None
         self.error: Optional[CaptureError] = None
 
@@ -333,6 +392,7 @@ class CompiledStep:
         self._entries: Dict[Any, _Entry] = {}
         self._lock = threading.RLock()
         self.stats = {"eager": 0, "traced": 0, "replayed": 0}
+        self._warned = False  # about plans dropped from a full cache
         functools.update_wrapper(self, fn)
 
     def reset(self) -> None:
@@ -385,7 +445,7 @@ class CompiledStep:
                 return self.fn(*args, **kwargs)
             if entry is None:
                 while len(self._entries) >= self.cache_size:
-                    del self._entries[next(iter(self._entries))]
+                    self._evict()
                 entry = self._entries[key] = _Entry()
             if entry.error is not None:
                 raise entry.error
@@ -398,6 +458,22 @@ class CompiledStep:
             except CaptureError as exc:
                 entry.error = exc
                 raise
+
+    def _evict(self) -> None:
+        """Drop the oldest plan; the first time, warn: a step recorded for more signatures than
+        the cache holds is mostly running eagerly (a number argument new at every call?)."""
+        oldest = next(iter(self._entries))
+        del self._entries[oldest]
+        if not self._warned:
+            self._warned = True
+            numbers = [i for i, part in enumerate(oldest[3:]) if isinstance(part, tuple)
+                       and part[:1] == ("value",) and isinstance(part[2], float)]
+            hint = (f" (argument {numbers[0]} is a float: each new value records the step "
+                    "again; pass a number that changes as a 1x1 Matrix input)" if numbers else "")
+            warnings.warn(f"compile: {getattr(self.fn, '__qualname__', self.fn)!s} was called "
+                          f"with more than {self.cache_size} argument signatures, so the oldest "
+                          f"plans are dropped and most calls run eagerly{hint}",
+                          RuntimeWarning, stacklevel=3)
 
     def _checked_replay(self, plan: _Guarded, matrices: List[Matrix], args: Tuple[Any, ...],
                         kwargs: Dict[str, Any]) -> Any:
@@ -447,6 +523,11 @@ class CompiledStep:
                 raise CaptureError(f"compile: input {i} requires grad; a replay would not give the "
                                    "new input a gradient. Pass inputs with requires_grad=False "
                                    "(parameters are closed over, not passed)")
+        if entry.first is not None and not entry.first_state.unchanged():
+            # the state changed between the two recordings (a layer frozen, an optimizer's
+            # state loaded, train()/eval(), gradients released): a first recording again
+            entry.first = entry.first_state = None
+            entry.restarts = 0  # new state: it may create state again (opt.state = {})
         ffi = recording.hooks().ffi
         inputs: Dict[int, int] = {}
         for i, m in enumerate(matrices):
@@ -458,7 +539,7 @@ class CompiledStep:
         # changes them itself (a scheduler stepping inside it) cannot be replayed
         groups = [] if entry.first is None else [
             (d.source[1], {k: v for k, v in d.source[1].items() if k != "params"})
-            for d in entry.first.declared]
+            for d in entry.first.declared if not callable(d.source)]
         # the gradients of the parameters (and other matrices) as the second recording finds them
         before = {} if entry.first is None else {
             id(m): (weakref.ref(m), m._grad) for m in _matrices_over(entry.first)}
@@ -470,6 +551,10 @@ class CompiledStep:
                 entry.first = None  # an error of the step itself: record afresh next time
             raise
         self.stats["traced"] += 1
+        if trace.random:
+            raise CaptureError(f"compile: the step draws random numbers in Python "
+                               f"({trace.random[0]}); a replay would reuse them as constants. "
+                               "Call the step eagerly, or put the model in eval() mode")
         for group, hyper in groups:
             if {k: v for k, v in group.items() if k != "params"} != hyper:
                 raise CaptureError("compile: the step changes an optimizer's hyper-parameters "
@@ -477,15 +562,38 @@ class CompiledStep:
                                    "a replay would not. Step schedulers outside the compiled step")
         if entry.first is None:
             entry.first = trace
+            entry.first_state = _Guarded.state_of(trace)
         else:
-            first, entry.first = entry.first, None
-            if first.signature() != trace.signature():
+            first, entry.first, entry.first_state = entry.first, None, None
+            if (first.signature() != trace.signature() and entry.restarts < 2
+                    and (recording.created_state(first, trace) or _kept_from(first, before))):
+                # the first recording created state the second read (buffers made on first
+                # use, gradients accumulated): it was a warm-up; record once more against it
+                entry.restarts += 1
+                entry.first, entry.first_state = trace, _Guarded.state_of(trace)
+            elif first.signature() != trace.signature():
                 raise CaptureError("compile: two consecutive steps did not launch the same "
                                    "kernels on the same state, so neither can be replayed: "
                                    + recording.describe_difference(first, trace))
-            entry.plan = _Guarded(trace, outputs, form, before)
+            else:
+                entry.plan = _Guarded(trace, outputs, form, before)
         copies = [Matrix(m.data.copy(), requires_grad=False) for m in outputs]
         return _rebuild(copies, form)
+
+
+def _kept_from(first: recording.Trace, before: Dict[int, Tuple[Any, Any]]) -> bool:
+    """True when the first recording created state that the next step found: a gradient
+    (which backward then accumulates into instead of allocating) or an optimizer's buffers."""
+    for _ref, grad in before.values():
+        if grad is not None and recording.allocated_in(first, _c_half(grad).buf):
+            return True
+    for declared in first.declared:
+        if not callable(declared.source):
+            state = declared.source[3]
+            if any(isinstance(v, Storage) and recording.allocated_in(first, _c_half(v).buf)
+                   for v in state.values()):
+                return True
+    return False
 
 
 _current_storage = backends.current_storage

@@ -8,24 +8,64 @@ from_numpy() keeps a float32 array's float32, as torch.from_numpy does."""
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from . import backends
 from ._convert import plain_ndarray
 from .backends.base import FLOAT32, FLOAT64, Storage, resolve_dtype
+from .backends.recording import declare_scalars
 from .matrix import Matrix, _flat
 
 Size = Union[int, Sequence[int]]
 
 _rng: np.random.Generator = np.random.default_rng()
+STREAM_START_BITS = 52  # a seed's start in the random stream: below 2^52, so positions stay exact
+
+
+def _stream_start(seed: Any) -> int:
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]) >> (64 - STREAM_START_BITS)
+
+
+_stream = [_stream_start(None)]  # the position in the counter-based stream (dropout's masks)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind randn() and the layers' initialisation (both backends alike)."""
+    """Seed the generator behind randn() and the layers' initialisation, and the counter-based
+    stream behind dropout's masks (both backends alike)."""
     global _rng
     _rng = np.random.default_rng(seed)
+    _stream[0] = _stream_start(seed)
+
+
+class _Draws:
+    """How a compiled step's replay takes `n` fresh positions of the random stream, in the
+    order eager execution takes them (recording.declare_scalars calls it back)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self) -> Tuple[float]:
+        start = _stream[0]
+        _stream[0] = start + self.n
+        return (float(start),)
+
+    @staticmethod
+    def snapshot() -> Callable[[], None]:
+        """A function that puts the stream back where it is now (verify's checked replay)."""
+        position = _stream[0]
+        return lambda: _stream.__setitem__(0, position)
+
+
+def random_offset(n: int) -> float:
+    """The stream's position for `n` draws (a whole number below 2^53, as a float, handed to
+    Storage.random_mask), advanced past them; declared while compile records a step, so that
+    each replay takes fresh positions as eager execution would."""
+    (offset,) = _Draws(n)()
+    return declare_scalars((offset,), _Draws(n), ("random", n))[0]
 
 
 def generator() -> np.random.Generator:

@@ -696,3 +696,193 @@ def test_two_threads_recording_and_replaying_at_once_each_get_eager_results():
     for t in threads:
         t.join()
     assert got == want
+
+
+# -- never stale: the state around a step changes between calls ------------------------------------
+
+class Twin:
+    """A small model, its optimizer and a training step; `make_twin` builds two alike."""
+
+    def __init__(self, opt="adam", dropout=False, pattern="zero_first", **hyper):
+        ag.manual_seed(5)
+        layers = [nn.Linear(3, 4), nn.Tanh()] + ([nn.Dropout(0.5)] if dropout else []) + \
+            [nn.Linear(4, 2)]
+        self.model = nn.Sequential(*layers)
+        self.layers = [m for m in layers if isinstance(m, nn.Linear)]
+        cls = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop}[opt]
+        self.opt = cls(self.model.parameters(), lr=0.05, **hyper)
+        model, o = self.model, self.opt
+
+        def step(x, y):
+            if pattern == "zero_first":
+                o.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            if pattern != "accumulate":
+                o.step()
+            return loss
+        self.step = step
+
+    def seen(self):
+        out = []
+        for lin in self.layers:
+            for p in (lin.weight, lin.bias):
+                out += [p.numpy().tobytes(), p.requires_grad,
+                        p.grad.numpy().tobytes() if p.has_grad else None]
+        sd = self.opt.state_dict()
+        out += [(k, n, v.tobytes() if isinstance(v, np.ndarray) else v)
+                for k, s in sorted(sd["state"].items()) for n, v in sorted(s.items())]
+        return out + [repr(sd["param_groups"])]
+
+
+def twins(n_calls, between, warmup=1, **kw):
+    """Run an eager Twin and a compiled one side by side (the same draws of dropout's stream
+    for both), applying between(i, twin) to both after call i; every loss, parameter, gradient
+    and optimizer state must agree to the bit. Returns the compiled step's stats."""
+    from pyautograd import factories
+    eager, twin = Twin(**kw), Twin(**kw)
+    compiled = ag.compile(twin.step, warmup=warmup)
+    rng = np.random.default_rng(0)
+    for i in range(n_calls):
+        x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+        x, y = ag.mat(x, requires_grad=False), ag.mat(y, requires_grad=False)
+        position = factories._stream[0]
+        want = eager.step(x, y)
+        after = factories._stream[0]
+        factories._stream[0] = position
+        got = compiled(x, y)
+        assert factories._stream[0] == after, f"call {i}: the random stream advanced differently"
+        assert got.numpy().tobytes() == want.numpy().tobytes(), f"call {i}: loss"
+        assert twin.seen() == eager.seen(), f"call {i}: parameters, gradients or optimizer state"
+        between(i, eager)
+        between(i, twin)
+    return compiled.stats
+
+
+
+def test_freezing_and_unfreezing_a_layer_after_recording_re_records():
+    def between(i, t):
+        if i in (5, 11):
+            for p in (t.layers[0].weight, t.layers[0].bias):
+                p.requires_grad = i == 11
+    stats = twins(20, between)
+    assert stats["replayed"] >= 8 and stats["traced"] >= 6
+
+
+
+@pytest.mark.parametrize("how", ["load_state_dict", "replaced_state", "step_counter"])
+def test_optimizer_state_loaded_or_replaced_between_calls_is_seen(how):
+    saved = {}
+
+    def between(i, t):
+        if i == 2:
+            saved[id(t)] = t.opt.state_dict()
+        if i in (6, 12):
+            if how == "load_state_dict":
+                t.opt.load_state_dict(saved[id(t)])
+            elif how == "replaced_state":
+                t.opt.state = {}
+            else:
+                for s in t.opt.state.values():
+                    s["step"] = 1.0
+    stats = twins(18, between)
+    assert stats["replayed"] >= 8
+
+
+
+def test_train_and_eval_with_dropout_replay_and_re_record():
+    def between(i, t):
+        if i == 6:
+            t.model.eval()
+        if i == 12:
+            t.model.train()
+    stats = twins(20, between, dropout=True)
+    assert stats["replayed"] >= 10
+
+
+
+def test_dropout_replays_fresh_masks_with_eagers_bits_after_the_same_seed():
+    stats = twins(12, lambda i, t: None, dropout=True, opt="sgd", momentum=0.9)
+    assert stats["replayed"] == 12 - 3  # one warm-up call, two recordings
+
+
+
+@pytest.mark.parametrize("opt, hyper", [("adam", {"betas": (0.3, 0.9)}),
+                                        ("adam", {"betas": (0.5, 0.9), "amsgrad": True}),
+                                        ("rmsprop", {"alpha": 0.3, "centered": True}),
+                                        ("rmsprop", {"alpha": 0.5, "centered": True,
+                                                     "momentum": 0.5})])
+def test_small_beta1_adam_and_centered_rmsprop_replay(opt, hyper):
+    stats = twins(10, lambda i, t: None, opt=opt, **hyper)
+    assert stats["replayed"] == 10 - 3
+
+
+
+def test_warmup_zero_with_adam_replays():
+    stats = twins(10, lambda i, t: None, warmup=0)
+    assert stats["replayed"] >= 6
+
+
+
+def test_a_step_that_only_accumulates_gradients_replays():
+    stats = twins(10, lambda i, t: None, pattern="accumulate")
+    assert stats["replayed"] >= 6
+
+
+def test_class_index_targets_as_an_n_by_1_matrix_replay_with_cross_entropy():
+    def make():
+        ag.manual_seed(1)
+        lin = nn.Linear(3, 4)
+        opt = optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(x, t):
+            opt.zero_grad()
+            loss = loss_fn(lin(x), t)
+            loss.backward()
+            opt.step()
+            return loss
+        return step, lin
+    (eager, le), (fn, lc) = make(), make()
+    compiled = ag.compile(fn)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        x = ag.mat(rng.standard_normal((5, 3)), requires_grad=False)
+        idx = rng.integers(0, 4, 5)
+        t = ag.mat(idx[:, None].astype(float), requires_grad=False)
+        want = eager(x, t)
+        assert compiled(x, t).item() == want.item(), f"call {i}"
+        np.testing.assert_array_equal(lc.weight.numpy(), le.weight.numpy())
+    assert compiled.stats["replayed"] == 5
+    bad = ag.mat(np.array([[0.0], [1.5], [2], [3], [0]]), requires_grad=False)
+    with pytest.raises(ValueError, match=r"class indices, which must be whole numbers in \[0, 4\)"):
+        compiled(x, bad)  # raised after the replay ran (check_zero)
+
+
+def test_class_indices_as_a_matrix_or_a_list_give_the_same_loss():
+    ag.manual_seed(2)
+    z = ag.mat(np.random.default_rng(1).standard_normal((4, 3)))
+    idx = [2, 0, 1, 2]
+    t = ag.mat(np.array(idx, dtype=float)[:, None], requires_grad=False)
+    import pyautograd.nn.functional as F
+    assert F.cross_entropy(z, t).item() == F.cross_entropy(z, idx).item()
+
+
+def test_a_float_argument_new_at_every_call_warns_once_that_calls_run_eagerly():
+    W = ag.mat(np.ones((2, 2)))
+
+    def step(x, lr):
+        loss = (W * x).sum()
+        loss.backward()
+        W.data -= lr * W.grad
+        W.zero_grad()
+        return loss
+    compiled = ag.compile(step, cache_size=2)
+    x = ag.mat(np.ones((2, 2)), requires_grad=False)
+    with pytest.warns(RuntimeWarning, match=r"argument 1 is a float: each new value records"):
+        for i in range(4):
+            compiled(x, 0.1 / (i + 1))
+    import warnings as w
+    with w.catch_warnings():
+        w.simplefilter("error")
+        compiled(x, 0.01)  # once only

@@ -20,7 +20,7 @@ from cffi import FFI
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CSRC = os.path.join(ROOT, "csrc")
 SOURCES = ["pool.c", "elementwise.c", "unary.c", "reduce.c", "matmul.c", "select.c", "index.c",
-           "plan.c", "cpu.c"]
+           "plan.c", "cpu.c", "random.c"]
 MODULE = "pyautograd.backends._ckernels"
 
 

@@ -10,6 +10,7 @@ backends raise the same errors with the same messages.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Optional, Tuple, Union
 
@@ -287,6 +288,11 @@ class Storage:
 
     def _inplace(self, op: str, other: "Storage") -> None:
         """self (op)= other for add, sub or mul, other broadcasting into self's shape."""
+        raise NotImplementedError
+
+    def _random_mask(self, threshold: int, offset: float) -> None:
+        """Value k (row-major, self not a transposed view) set to 1 where the top 53 bits of
+        splitmix64(offset + k) are >= threshold, else 0, in place (csrc/random.c)."""
         raise NotImplementedError
 
     def _inplace_scalar(self, op: str, s: float) -> None:
@@ -633,6 +639,16 @@ class Storage:
         if self._base is not None:
             self._base.version += 1
 
+    @classmethod
+    def random_mask(cls, nrow: int, ncol: int, p: float, offset: float) -> "Storage":
+        """A new (nrow, ncol) matrix of 0 (probability p) and 1, drawn from the counter-based
+        stream at position `offset` (a whole number below 2^53): value k is kept when
+        u_k >= p, u_k the top 53 bits of splitmix64(offset + k) over 2^53."""
+        out = cls.zeros(nrow, ncol)
+        out._random_mask(math.ceil(p * 2.0 ** 53), offset)
+        out._bump()
+        return out
+
     def fill_(self, value: float) -> "Storage":
         self._fill(as_scalar(value, "fill_"))
         self._bump()
@@ -684,7 +700,7 @@ class Storage:
 # Every method a backend must define (see Storage.__init_subclass__).
 PRIMITIVES = ("from_array", "share", "full", "tolist", "numpy", "copy", "_binary", "_binary_scalar",
               "_unary", "_pow", "_matmul", "_add_matmul", "_transpose", "_reduce", "_select",
-              "_gather", "_scatter", "_reshape", "_where", "_fill", "_inplace", "_inplace_scalar",
+              "_gather", "_scatter", "_reshape", "_where", "_fill", "_inplace", "_inplace_scalar", "_random_mask",
               "_axpy", "_dsigmoid")
 
 

@@ -353,6 +353,9 @@ class CArray(Storage):
     def _fill(self, value: float) -> None:
         lib.pag_fill(self.nrow * self.ncol, value, self.buf)
 
+    def _random_mask(self, threshold: int, offset: float) -> None:
+        lib.pag_random_mask(self.nrow * self.ncol, threshold, offset, self.buf)
+
     def _inplace(self, op: str, other: "CArray") -> None:
         if (other.nrow == self.nrow and other.ncol == self.ncol
                 and other.transposed == self.transposed):

@@ -344,6 +344,13 @@ class List2D(Storage):
         for row in self.vals:
             row[:] = [value] * self.ncol
 
+    def _random_mask(self, threshold: int, offset: float) -> None:
+        k = int(offset)
+        for row in self.vals:
+            for j in range(self.ncol):
+                row[j] = 1.0 if _splitmix64(k) >> 11 >= threshold else 0.0
+                k += 1
+
     def _inplace(self, op: str, other: "List2D") -> None:
         result = self._binary(op, other, self.shape)
         self.vals = result.vals
@@ -357,6 +364,17 @@ class List2D(Storage):
     def _dsigmoid(self, grad: "List2D") -> "List2D":
         return type(self)(self.nrow, self.ncol, [[s * (1.0 - s) * g for s, g in zip(rs, rg)]
                                              for rs, rg in zip(self.vals, grad.vals)])
+
+
+def _splitmix64(x: int) -> int:
+    """csrc/random.c's generator, in Python integers wrapped to 64 bits."""
+    z = (x + 0x9E3779B97F4A7C15) & _U64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _U64
+    return z ^ (z >> 31)
+
+
+_U64 = (1 << 64) - 1
 
 
 def _rounded(rows) -> List[List[float]]:

@@ -10,10 +10,12 @@ Only the thread that records sees the stand-ins: other threads run the real kern
 replay could not reproduce is refused here with a CaptureError, while recording: reading a
 matrix's values in Python, calling a C function no plan op knows, a kernel of the other dtype.
 
-Library code above this layer talks to it through four functions: `capturing()` (a rule keeps a
+Library code above this layer talks to it through six functions: `capturing()` (a rule keeps a
 value in its buffer instead of reading it), `check_zero()` (a value check that survives a
-replay), `declare_scalars()` (an optimizer's per-step numbers, recomputed before each replay)
-and `internal_read()` (verify's own comparisons, which feed no kernel).
+replay), `declare_scalars()` (an optimizer's per-step numbers, recomputed before each replay),
+`read_attr()` (a Python attribute the step's kernels depend on, such as a module's `training`
+flag: compile guards it), `random_draw()` (random numbers drawn in Python, which a replay would
+freeze: refused) and `internal_read()` (verify's own comparisons, which feed no kernel).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import contextlib
 import numbers
 import struct
 import threading
+import weakref
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..errors import CaptureError
@@ -171,6 +174,9 @@ class Trace:
         self.slot_values: List[float] = []  # keeps those floats alive (their ids stay unique)
         self.declared: List[Declared] = []
         self.checks: List[Tuple[int, Callable[[], BaseException]]] = []  # (buffer, error) after a replay
+        self.attrs: List[Tuple[Any, str, Any]] = []  # (weakref to object, attribute, value read)
+        self.attr_seen: Dict[Tuple[int, str], int] = {}  # (id, attribute) -> attrs position
+        self.random: List[str] = []  # what drew random numbers in Python (refused: see random_draw)
 
     def address(self, obj: Any) -> int:
         return int(self.ffi.cast("uintptr_t", obj))
@@ -264,7 +270,9 @@ class Trace:
                     for op in self.ops)
         declared = tuple((d.key, d.first, d.n) for d in self.declared)
         checks = tuple(b for b, _error in self.checks)
-        return self.ctype, ops, tuple(b.signature() for b in self.buffers), declared, checks
+        attrs = tuple((id(ref()), name, type(v), v) for ref, name, v in self.attrs)
+        return (self.ctype, ops, tuple(b.signature() for b in self.buffers), declared, checks,
+                attrs)
 
 
 def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
@@ -281,6 +289,32 @@ def check_zero(count: Any, error: Callable[[], BaseException]) -> None:
         value = hooks().item(count)
     if value != 0.0:
         raise error()
+
+
+def read_attr(obj: Any, name: str) -> Any:
+    """`obj.name`, noted while a step is recorded: library code calls it for a Python attribute
+    that decides which kernels run or with which numbers (a module's `training` flag, dropout's
+    probability), so that compile replays only while it keeps the value it had (else records
+    again). Outside a recording it is plain getattr."""
+    value = getattr(obj, name)
+    t = tracing()
+    if t is not None and (id(obj), name) not in t.attr_seen:
+        try:
+            ref: Callable[[], Any] = weakref.ref(obj)
+        except TypeError:  # an object without weak references: kept alive by the plan
+            ref = lambda: obj  # noqa: E731
+        t.attr_seen[(id(obj), name)] = len(t.attrs)
+        t.attrs.append((ref, name, value))
+    return value
+
+
+def random_draw(what: str) -> None:
+    """Random numbers are drawn in Python for `what` (an op name with its shape): a recording
+    would freeze them into constants, so a step recorded with it is refused (never replayed with
+    the same numbers)."""
+    t = tracing()
+    if t is not None:
+        t.random.append(what)
 
 
 def declare_scalars(scalars: Tuple[float, ...], source: Any, key: Any) -> Tuple[float, ...]:
@@ -357,6 +391,8 @@ KERNELS: Dict[str, Kernel] = {
     "pag_matmul": Kernel("MATMUL", lambda ta, tb, m, n, k, a, b, acc, c, threads: Launch(
         (0, int(ta), int(tb), int(acc), threads, m, n, k, 0, 0, 0, 0),
         ((a, m * k), (b, k * n)), (c, m * n), bool(acc))),
+    "pag_random_mask": Kernel("RANDOM_MASK", lambda n, threshold, offset, out: Launch(
+        (0, 0, 0, 0, 0, n, threshold, 0, 0, 0, 0, 0), (), (out, n)), 2),
 }
 COPY_KIND = "COPY"  # memmove of a buffer or of Python data into one: recorded by FfiProxy
 
@@ -581,6 +617,29 @@ def record(fn: Callable[..., Any], inputs: Dict[int, int], *args: Any, **kwargs:
     return trace, result
 
 
+def created_state(a: Trace, b: Trace) -> bool:
+    """True when the two recordings differ only where a buffer allocated in the first is read
+    as outside state by the second: the first step created state it kept (an optimizer's
+    buffers on first use, a gradient that later calls accumulate into)."""
+    kinds = {(x.origin, y.origin) for x, y in zip(a.buffers, b.buffers)
+             if x.signature() != y.signature()}
+    return ("internal", "external") in kinds
+
+
+def allocated_in(trace: Trace, buf: Any) -> bool:
+    """True when the C buffer `buf` was allocated while `trace` was recorded."""
+    found = trace.index.get(trace.address(buf))
+    return found is not None and trace.buffers[found].origin == "internal"
+
+
+def first_user(trace: Trace, buffer: int) -> str:
+    """The first launch touching `buffer`, in words (for messages)."""
+    for i, (op, extents) in enumerate(zip(trace.ops, trace.extents)):
+        if any(b == buffer for b, _n in extents):
+            return f"launch #{i} ({trace.names[i]})"
+    return "a kernel"
+
+
 def describe_difference(a: Trace, b: Trace) -> str:
     """Why two recordings of the same step differ, in words."""
     for i, (x, y) in enumerate(zip(a.ops, b.ops)):
@@ -595,17 +654,25 @@ def describe_difference(a: Trace, b: Trace) -> str:
         if len(a.ops) != len(b.ops):
             return (f"the two steps launched {len(a.ops)} and {len(b.ops)} kernels: the step's "
                     "Python control flow changes from step to step")
-    for x, y in zip(a.buffers, b.buffers):
+    for i, (x, y) in enumerate(zip(a.buffers, b.buffers)):
         if x.signature() != y.signature():
+            user = first_user(b, i)
             if "const" in (x.origin, y.origin):
-                return ("a matrix made from Python or NumPy data inside the step (or dropout's "
-                        "random mask) changed from one step to the next; make it outside the "
-                        "step and pass it as an input")
-            return ("the second step read a buffer made by the first instead of the one the "
-                    "first read: some state (a parameter, an optimizer buffer) is replaced "
-                    "every step rather than updated in place (e.g. `p.data = p.data - ...` or an "
-                    "optimizer rebinding its buffer, as Adam with beta1 < 0.5 does); "
-                    "update it in place (`p.data -= ...`)")
+                return (f"a matrix made from Python or NumPy data inside the step (read by "
+                        f"{user}) changed from one step to the next; make it outside the step "
+                        "and pass it as an input")
+            if x.origin == "internal" and y.origin == "external":
+                return (f"{user} reads a buffer that the first step created and kept (optimizer "
+                        "state created on first use, or gradients accumulated across calls "
+                        "without zero_grad() inside the step), and the next call did not find "
+                        "the same one")
+            if x.origin == "external" and y.origin == "external":
+                return (f"{user} read a buffer made by the first step instead of the one the "
+                        "first read: some state (a parameter, an optimizer buffer) is replaced "
+                        "every step rather than updated in place (e.g. `p.data = p.data - ...`); "
+                        "update it in place (`p.data -= ...`)")
+            return (f"{user} reads a buffer of another kind ({x.origin} in one step, {y.origin} "
+                    "in the next)")
     if [d.key for d in a.declared] != [d.key for d in b.declared]:
         return "the optimizers' parameters or structure changed between the two steps"
     return "the kernels launched by the step differ between two steps"

@@ -222,6 +222,11 @@ class VerifyArray(Storage):
         self.c._fill(value)
         self.py._fill(plain_number(value))
 
+    def _random_mask(self, threshold, offset):
+        self.c._random_mask(threshold, offset)
+        self.py._random_mask(threshold, plain_number(offset))
+        self._check(f"random mask at offset {plain_number(offset)!r}", (self.shape,))
+
     def _inplace(self, op, other):
         self.c._inplace(op, other.c)
         self.py._inplace(op, other.py)

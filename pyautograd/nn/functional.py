@@ -9,8 +9,8 @@ import numpy as np
 
 from .. import backends, ops
 from ..backends.base import Storage, as_scalar
-from ..backends.recording import capturing, check_zero
-from ..factories import generator
+from ..backends.recording import capturing, check_zero, random_draw
+from ..factories import random_offset
 from ..matrix import Matrix, _lift, apply, minimum
 from ..ops import REDUCTIONS
 
@@ -110,6 +110,21 @@ def one_hot(classes: Any, num_classes: int, like: Any) -> Matrix:
     return Matrix(type(like.data).from_array(hot), requires_grad=False)
 
 
+def index_one_hot(target: Matrix, num_classes: int) -> Matrix:
+    """An (N, 1) matrix of class indices (integer values) as an (N, num_classes) 0/1 matrix,
+    computed by kernels (a comparison with the row 0..C-1), so that a compiled step takes
+    class-index targets; a row whose value is not an integer in [0, C) raises, also after a
+    replay (check_zero)."""
+    values = target.data
+    classes = type(values).from_array(np.arange(num_classes, dtype=np.float64)[None, :])
+    hot = values == classes
+    n = target.shape[0]
+    check_zero((hot.sum(axis=1) != 1.0).sum(), lambda: InputRangeError(
+        f"cross_entropy: an ({n}, 1) target holds class indices, which must be whole numbers "
+        f"in [0, {num_classes}) for logits of {num_classes} classes; some row's is not"))
+    return Matrix(hot, requires_grad=False)
+
+
 def _class_weight(op: str, weight: Any, c: int, like: Matrix) -> Optional[Matrix]:
     """A class weight (C numbers: a list, a 1-D array, a (1, C) or (C, 1) matrix) as a constant
     (1, C) Matrix, or None. A Matrix is reshaped, not read, so it stays usable in ag.compile."""
@@ -174,7 +189,15 @@ def _weighted_nll(op: str, log_probs: Matrix, target: Any, weight: Any, ignore_i
                         f"{ignore_index!r} (reduction and label_smoothing go by keyword)")
     n, c = log_probs.shape
     w = _class_weight(op, weight, c, log_probs)
-    if isinstance(target, Matrix):
+    if isinstance(target, Matrix) and target.shape == (n, 1) and c > 1:
+        # class indices as an (N, 1) matrix: one-hot by kernels, so a compiled step takes them
+        hot = index_one_hot(target, c)
+        q = hot if w is None else hot * w
+        denominator = float(n) if w is None else q.sum()
+        if label_smoothing:
+            spread = label_smoothing / c if w is None else w * (label_smoothing / c)
+            q = q * (1.0 - label_smoothing) + spread
+    elif isinstance(target, Matrix):
         if target.shape != (n, c):
             raise ValueError(f"{op}: {_input_name(op)} {(n, c)} need {n} targets (or an ({n}, "
                              f"{c}) matrix), got {target.shape}")
@@ -333,16 +356,23 @@ def dropout(x: Matrix, p: float = 0.5, training: bool = True,
             rng: Optional[np.random.Generator] = None) -> Matrix:
     """Zero each element with probability p and scale the others by 1 / (1 - p) (inverted
     dropout: the expected value is unchanged), in training; the identity otherwise. The mask
-    comes from `rng`, or from the generator that pyautograd.manual_seed() seeds."""
+    comes from `rng` (a NumPy generator), or else from the counter-based stream that
+    pyautograd.manual_seed() seeds, drawn by a kernel so that a compiled step draws afresh."""
     check_probability("dropout", p)
     x = as_input(x, "dropout")
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * 0.0
-    keep = (rng if rng is not None else generator()).random(x.shape) >= p
-    mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
-    return x * mask
+    if rng is not None:  # a NumPy generator of the caller's: drawn in Python (compile refuses)
+        random_draw(f"dropout of a {x.shape[0]}x{x.shape[1]} matrix with rng=")
+        keep = rng.random(x.shape) >= p
+        mask = Matrix(type(x.data).from_array(keep / (1.0 - p)), requires_grad=False)
+        return x * mask
+    n, m = x.shape  # the library's stream, drawn by a kernel (a compiled step redraws it)
+    keep = type(x.data).random_mask(n, m, p, random_offset(n * m))
+    keep *= 1.0 / (1.0 - p)
+    return x * Matrix(keep, requires_grad=False)
 
 
 def check_probability(op: str, p: Any) -> float:

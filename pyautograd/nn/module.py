@@ -11,9 +11,11 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Tuple, TypeV
 
 import numpy as np
 
+from ..backends.recording import capturing, read_attr
 from ..matrix import Matrix
 
 M = TypeVar("M", bound="Module")
+_ANY = (lambda: training).__code__  # noqa: F821  (a forward we cannot inspect: guard its mode)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -57,6 +59,8 @@ class Module:
     training: bool = True  # instances override it through train() / eval()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if capturing() and "training" in getattr(type(self).forward, "__code__", _ANY).co_names:
+            read_attr(self, "training")  # compile replays only in the mode it was recorded in
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backends
 from ..backends.base import resolve_dtype
+from ..backends.recording import read_attr
 from ..factories import generator
 from ..matrix import Matrix
 from . import functional as F
@@ -199,7 +200,7 @@ class Dropout(Module):
         self.p = F.check_probability("Dropout", p)
 
     def forward(self, x: Matrix) -> Matrix:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, read_attr(self, "p"), read_attr(self, "training"))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -9,11 +9,18 @@ from ..matrix import Matrix
 from .optimizer import Optimizer, ParamGroup, Params, check_hyper
 
 
-def lerp_(start: Storage, end: Storage, weight: float) -> Storage:
-    """start + weight * (end - start), evaluated as PyTorch's lerp does (from the nearer end)."""
+def lerp_(start: Storage, end: Storage, weight: float, rest: float) -> Storage:
+    """start + weight * (end - start), evaluated as PyTorch's lerp does (from the nearer end),
+    in start's buffer (a compiled step replays state updated in place); `rest` is 1 - weight,
+    computed by the caller's _scalars so that a replay recomputes it too. From the far end,
+    end - (end - start) * rest is computed exactly as end + (start - end) * rest, since IEEE
+    rounding is symmetric under negation."""
     if weight < 0.5:
         return start.add_scaled_(end - start, weight)
-    return end - (end - start) * (1.0 - weight)
+    start -= end
+    start *= rest
+    start += end
+    return start
 
 
 class Adam(Optimizer):
@@ -50,12 +57,12 @@ class Adam(Optimizer):
 
     def _scalars(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[float, ...]:
         """Count the step; (weight_decay, 1 - lr weight_decay, 1 - b1, b2, 1 - b2,
-        sqrt(1 - b2^t), eps, -lr / (1 - b1^t)), as new floats."""
+        sqrt(1 - b2^t), eps, -lr / (1 - b1^t), 1 - (1 - b1)), as new floats."""
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         state["step"] += 1.0
         t = state["step"]
         return (wd * 1.0, 1.0 - lr * wd, 1.0 - b1, b2 * 1.0, 1.0 - b2, (1.0 - b2 ** t) ** 0.5,
-                eps * 1.0, -(lr / (1.0 - b1 ** t)))
+                eps * 1.0, -(lr / (1.0 - b1 ** t)), 1.0 - (1.0 - b1))
 
     def _structure(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[Any, ...]:
         return (bool(group["weight_decay"]), self._decoupled, group["amsgrad"],
@@ -63,14 +70,15 @@ class Adam(Optimizer):
 
     def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any],
                 scalars: Tuple[float, ...]) -> None:
-        wd, decay, weight1, b2, one_minus_b2, bias_correction2_sqrt, eps, neg_step_size = scalars
+        wd, decay, weight1, b2, one_minus_b2, bias_correction2_sqrt, eps, neg_step_size, rest1 = \
+            scalars
         g = grad
         if wd:
             if self._decoupled:
                 p.data *= decay
             else:
                 g = g.copy().add_scaled_(p.data, wd)
-        state["exp_avg"] = m = lerp_(state["exp_avg"], g, weight1)
+        state["exp_avg"] = m = lerp_(state["exp_avg"], g, weight1, rest1)
         v = state["exp_avg_sq"]
         v *= b2
         v += g * one_minus_b2 * g

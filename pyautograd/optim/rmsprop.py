@@ -35,10 +35,12 @@ class RMSprop(Optimizer):
             state["grad_avg"] = cls.zeros(*p.shape)
 
     def _scalars(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[float, ...]:
-        """Count the step; (weight_decay, alpha, 1 - alpha, eps, momentum, -lr), as new floats."""
+        """Count the step; (weight_decay, alpha, 1 - alpha, eps, momentum, -lr,
+        1 - (1 - alpha)), as new floats."""
         state["step"] += 1.0
         return (group["weight_decay"] * 1.0, group["alpha"] * 1.0, 1.0 - group["alpha"],
-                group["eps"] * 1.0, group["momentum"] * 1.0, -group["lr"])
+                group["eps"] * 1.0, group["momentum"] * 1.0, -group["lr"],
+                1.0 - (1.0 - group["alpha"]))
 
     def _structure(self, group: ParamGroup, state: Dict[str, Any]) -> Tuple[Any, ...]:
         return (bool(group["weight_decay"]), group["centered"], group["momentum"] > 0,
@@ -46,13 +48,13 @@ class RMSprop(Optimizer):
 
     def _update(self, p: Matrix, grad: Storage, group: ParamGroup, state: Dict[str, Any],
                 scalars: Tuple[float, ...]) -> None:
-        wd, alpha, one_minus_alpha, eps, momentum, neg_lr = scalars
+        wd, alpha, one_minus_alpha, eps, momentum, neg_lr, rest = scalars
         g = grad.copy().add_scaled_(p.data, wd) if wd else grad
         s = state["square_avg"]
         s *= alpha
         s += g * one_minus_alpha * g
         if group["centered"]:
-            mean_g = state["grad_avg"] = lerp_(state["grad_avg"], g, one_minus_alpha)
+            mean_g = state["grad_avg"] = lerp_(state["grad_avg"], g, one_minus_alpha, rest)
             avg = (s + mean_g * -1.0 * mean_g) ** 0.5
         else:
             avg = s ** 0.5
