@@ -298,9 +298,11 @@ class _Guarded:
                 m = ref()
                 if m is not None:
                     m._grad = grad
-        out = [_leaf(plan.output(spec), (), "compiled") for spec in self.out_specs]
         if self.form == "one":  # a new leaf, as Matrix(storage, False)
-            return out[0]
+            return _leaf(plan.output(self.out_specs[0]), (), "compiled")
+        out = []  # (a loop: a comprehension is one more call per replay in Python 3.11)
+        for spec in self.out_specs:
+            out.append(_leaf(plan.output(spec), (), "compiled"))
         return _rebuild(out, self.form)
 
     # -- the verify backend: a replay checked against eager execution ----------------------------
