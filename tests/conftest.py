@@ -3,7 +3,9 @@ PYAUTOGRAD_TEST_BACKENDS (default: python, c and verify), the one list all test 
 C_ENABLED says whether that list needs the C build (`c`, or `verify`, which runs C beside Python);
 tests that need C are marked `needs_c` and skip only when the list leaves C out. A missing C build
 while the list asks for it is an error here, never a silent skip."""
+import importlib.util
 import os
+import pathlib
 import threading
 
 import numpy as np
@@ -11,6 +13,19 @@ import pytest
 
 import pyautograd
 from pyautograd import backends
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str):
+    """The script examples/<name>.py (a path under examples/, e.g. "from_pytorch/poly") as a
+    module, run once: the tests call its functions."""
+    path = EXAMPLES / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name.replace("/", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 BACKENDS = [b for b in os.environ.get("PYAUTOGRAD_TEST_BACKENDS", "python,c,verify").split(",") if b]
 C_ENABLED = "c" in BACKENDS or "verify" in BACKENDS

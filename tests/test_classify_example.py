@@ -1,10 +1,10 @@
 """examples/classify_blobs.py (issue 12): trains, predicts with argmax, and evaluates with masks
 and row indexing, on every backend."""
-from test_lecture import load
+from conftest import load_example
 
 
 def test_the_classifier_learns_and_its_evaluation_agrees_with_numpy(backend_name):
-    ex = load("classify_blobs")
+    ex = load_example("classify_blobs")
     model, X, y = ex.train(epochs=15)
     accuracy, per_class = ex.evaluate(model, X, y)
     logits = model(X).numpy()

@@ -2,28 +2,18 @@
 (second derivatives of the network in its input, Adam) and the WGAN-GP critic step (a penalty on
 the critic's input gradient, SGD) record and replay in one C call, bit for bit as eager
 execution, on the C backend and checked replay by replay on verify."""
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
 import pyautograd as ag
-from conftest import BACKENDS, C_ENABLED
+from conftest import BACKENDS, C_ENABLED, load_example
 
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 COMPILING = [b for b in ("c", "verify") if b in BACKENDS] if C_ENABLED else []
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def pinn_step():
-    pinn = load("pinn")
+    pinn = load_example("pinn")
     p = {k: ag.mat(v) for k, v in pinn.initial_weights(8).items()}
     x = ag.mat(np.linspace(0.0, np.pi, 16).reshape(-1, 1), requires_grad=False)
     opt = ag.optim.Adam(list(p.values()), lr=1e-3)
@@ -38,7 +28,7 @@ def pinn_step():
 
 
 def penalty_step():
-    wgan = load("wgan_gp")
+    wgan = load_example("wgan_gp")
     weights, data = wgan.problem()
     p = {k: ag.mat(v) for k, v in weights.items()}
     inputs = tuple(ag.mat(data[k], requires_grad=False) for k in ("real", "fake", "eps"))

@@ -1,22 +1,13 @@
 """The derivative programs of examples/ (a PINN, a WGAN-GP critic, second-order MAML, third
 derivatives) against the same programs in PyTorch, float64, at 1e-9, step by step from the same
 initial weights, on every backend."""
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
+from conftest import load_example
+
 torch = pytest.importorskip("torch")
-
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def leaves(arrays):
@@ -44,7 +35,7 @@ def close(ours, theirs):
 
 
 def test_the_pinn_follows_pytorch_step_by_step(backend_name):
-    ex = load("pinn")
+    ex = load_example("pinn")
     weights = ex.initial_weights()
     p = leaves(weights)
     x = const(np.linspace(0.0, np.pi, 16).reshape(-1, 1)).requires_grad_(True)
@@ -67,7 +58,7 @@ def test_the_pinn_follows_pytorch_step_by_step(backend_name):
 
 
 def test_the_wgan_gp_critic_follows_pytorch(backend_name):
-    ex = load("wgan_gp")
+    ex = load_example("wgan_gp")
     weights, data = ex.problem()
     p = leaves(weights)
     real, fake, eps = (const(data[k]) for k in ("real", "fake", "eps"))
@@ -84,7 +75,7 @@ def test_the_wgan_gp_critic_follows_pytorch(backend_name):
 
 
 def test_second_order_maml_follows_pytorch(backend_name):
-    ex = load("maml")
+    ex = load_example("maml")
     weights, tasks = ex.problem()
     p = leaves(weights)
     names = list(p)
@@ -105,7 +96,7 @@ def test_second_order_maml_follows_pytorch(backend_name):
 
 
 def test_third_derivatives_match_pytorch_and_the_symbolic_answer(backend_name):
-    ex = load("third_derivative")
+    ex = load_example("third_derivative")
     for value in (0.5, -1.5, 2.0, 3.25):
         x = torch.tensor([[value]], dtype=torch.float64, requires_grad=True)
         y = x ** 4 * (x * 0.5).exp()
@@ -119,7 +110,7 @@ def test_third_derivatives_match_pytorch_and_the_symbolic_answer(backend_name):
 
 def test_the_examples_run_as_scripts(capsys):
     for name in ("pinn", "wgan_gp", "maml", "third_derivative"):
-        module = load(name)
+        module = load_example(name)
         if name == "pinn":
             module.train(module.initial_weights(), steps=2)
         else:

@@ -66,8 +66,8 @@ def test_jacobian_in_both_modes(backend_name, mode):
 
 
 def test_the_differentiation_modes_example_prints_exact_and_approximate_values(capsys):
-    from test_lecture import load
-    ex = load("differentiation_modes")
+    from conftest import load_example
+    ex = load_example("differentiation_modes")
     rows = {name: (value, error) for name, value, error in ex.quadratic()}
     for exact in ("symbolic 8(a - 2)", "forward mode (jvp)", "reverse mode (grad)"):
         assert rows[exact] == (8.0, 0.0)

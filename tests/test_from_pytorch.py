@@ -1,27 +1,17 @@
 """examples/from_pytorch/ (issue 22): PyTorch scripts ported name for name run, and give what
 PyTorch gives."""
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pyautograd as ag
-
-PORTS = Path(__file__).resolve().parent.parent / "examples" / "from_pytorch"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"port_{name}", PORTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_example
 
 
 def test_polynomial_fit_follows_pytorch_step_for_step(backend_name):
     torch = pytest.importorskip("torch")
-    losses = _load("polynomial_fit").fit(steps=60, seed=3)
+    losses = load_example("from_pytorch/polynomial_fit").fit(steps=60, seed=3)
     ag.manual_seed(3)  # the same four starting coefficients, handed to PyTorch
     start = [ag.randn(1).item() for _ in range(4)]
     x = torch.linspace(-math.pi, math.pi, 2000, dtype=torch.float64)
@@ -41,7 +31,7 @@ def test_polynomial_fit_follows_pytorch_step_for_step(backend_name):
 
 
 def test_classifier_evaluation_counts_what_pytorch_counts(backend_name):
-    port = _load("classifier_accuracy")
+    port = load_example("from_pytorch/classifier_accuracy")
     assert port.train_and_evaluate(epochs=10) > 0.9
     outputs = ag.mat([[0.1, 2.0, 0.3], [1.0, 0.0, 0.5], [0.2, 0.1, 0.3]])
     _, predicted = outputs.max(1)

@@ -1,27 +1,17 @@
 """Every example of the lecture, on every backend, with its numbers; and the slide slips shown
 to be slips."""
-import importlib.util
 import math
-import pathlib
 import sys
 
 import numpy as np
 import pytest
 
 import pyautograd as ag
-
-EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_example
 
 
 def test_gradient_descent_finds_the_minimum_of_the_quadratic(backend_name):
-    ex = load("minimize_quadratic")
+    ex = load_example("minimize_quadratic")
     a, fa, history = ex.minimise(a0=0.0, learning_rate=0.1, steps=60)
     assert a == pytest.approx(2.0, abs=1e-14)
     assert fa == pytest.approx(-3.0, abs=1e-14)
@@ -31,19 +21,19 @@ def test_gradient_descent_finds_the_minimum_of_the_quadratic(backend_name):
 
 
 def test_the_four_partials_of_b_times_a_minus_c_squared_minus_d(backend_name):
-    autograd, symbolic = load("partial_derivatives").four_partials(3.0, 2.0, 1.0, 5.0)
+    autograd, symbolic = load_example("partial_derivatives").four_partials(3.0, 2.0, 1.0, 5.0)
     assert autograd == symbolic == (8.0, 4.0, -8.0, -1.0)
 
 
 @pytest.mark.parametrize("a,b", [(2.0, 3.0), (-1.5, 0.5), (0.3, -2.0)])
 def test_partials_of_a_cubed_b_squared(backend_name, a, b):
-    autograd, symbolic = load("partial_derivatives").cube_times_square(a, b)
+    autograd, symbolic = load_example("partial_derivatives").cube_times_square(a, b)
     assert autograd == pytest.approx(symbolic, rel=1e-15)
     assert autograd == pytest.approx((3 * a * a * b * b, 2 * a * a * a * b), rel=1e-14)
 
 
 def test_one_layer_network_autograd_equals_the_hand_derived_chain(backend_name):
-    ex = load("one_layer_network")
+    ex = load_example("one_layer_network")
     for seed in range(3):
         X, Y, W, b = ex.make_problem(n=7, d=3, seed=seed)
         loss, dW, db = ex.autograd_gradients(X, Y, W, b)
@@ -56,7 +46,7 @@ def test_one_layer_network_autograd_equals_the_hand_derived_chain(backend_name):
 
 
 def test_two_layer_network_manual_gradients_equal_autograd(backend_name):
-    ex = load("two_layer_network")
+    ex = load_example("two_layer_network")
     X_np, Y_np, start = ex.make_problem(n=15, seed=1)
     X, Y = ag.mat(X_np, requires_grad=False), ag.mat(Y_np, requires_grad=False)
     params = [ag.mat(p) for p in start]
@@ -68,7 +58,7 @@ def test_two_layer_network_manual_gradients_equal_autograd(backend_name):
 
 
 def test_two_layer_training_manual_and_autograd_follow_the_same_path(backend_name):
-    ex = load("two_layer_network")
+    ex = load_example("two_layer_network")
     auto, auto_losses = ex.train(steps=100)
     manual, manual_losses = ex.train(steps=100, manual=True)
     for a, m in zip(auto, manual):
@@ -78,14 +68,14 @@ def test_two_layer_training_manual_and_autograd_follow_the_same_path(backend_nam
 
 
 def test_the_slides_b1_update_with_db2_is_a_slip(backend_name):
-    ex = load("two_layer_network")
+    ex = load_example("two_layer_network")
     auto, _ = ex.train(steps=50)
     slipped, _ = ex.train(steps=50, manual=True, slip=True)
     assert abs(slipped[1] - auto[1]).max() > 0.1
 
 
 def test_bce_without_its_minus_sign_climbs_instead_of_descending(backend_name):
-    ex = load("two_layer_network")
+    ex = load_example("two_layer_network")
     X_np, Y_np, start = ex.make_problem(seed=0)
     X, Y = ag.mat(X_np, requires_grad=False), ag.mat(Y_np, requires_grad=False)
     params = [ag.mat(p) for p in start]
@@ -123,7 +113,7 @@ def test_the_slides_recursive_topological_sort_fails_where_backward_works(backen
 def test_examples_run_as_scripts(capsys):
     for name in ("minimize_quadratic", "partial_derivatives", "one_layer_network",
                  "two_layer_network"):
-        load(name).main()
+        load_example(name).main()
     out = capsys.readouterr().out
     assert "a = 2.0, f(a) = -3.0" in out
     assert "autograd (8.0, 4.0, -8.0, -1.0), symbolic (8.0, 4.0, -8.0, -1.0)" in out
@@ -132,8 +122,8 @@ def test_examples_run_as_scripts(capsys):
 
 
 def test_the_networks_written_with_the_nn_api_match_the_manual_versions(backend_name):
-    ex = load("nn_networks")
-    one, two = load("one_layer_network"), load("two_layer_network")
+    ex = load_example("nn_networks")
+    one, two = load_example("one_layer_network"), load_example("two_layer_network")
     dW, db = ex.one_layer_with_nn(seed=1)
     mW, mb = one.manual_gradients(*one.make_problem(seed=1))
     np.testing.assert_allclose(dW, mW.reshape(dW.shape), rtol=1e-13)

@@ -2,9 +2,7 @@
 ag.custom_jvp (JAX's). Values and gradients against PyTorch in float64 at 1e-12 on every
 backend, double backward, forward mode, explain(), the in-place check, compile (replayed bit
 for bit, or refused naming the Function) and every user error naming the Function."""
-import importlib.util
 import io
-import pathlib
 
 import numpy as np
 import pytest
@@ -15,12 +13,9 @@ import pyautograd as ag
 from pyautograd.autograd import Function
 from pyautograd.compile import CaptureError
 
-from conftest import needs_c
+from conftest import load_example, needs_c
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("custom_ops", ROOT / "examples" / "custom_ops.py")
-ex = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ex)
+ex = load_example("custom_ops")
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 RNG = np.random.default_rng(7)
