@@ -403,7 +403,8 @@ class Matrix:
         """Sum over all values (1x1), the rows (axis=0 -> 1 x ncol) or the columns (axis=1 -> nrow x 1).
         Each input gets the upstream gradient of its sum, broadcast back. Axis -1 is 1, -2 is 0;
         dim= is PyTorch's name for axis=."""
-        _check_keepdim("sum", keepdim, keepdims)
+        if keepdim is not False or keepdims is not False:  # (the hot path: the defaults)
+            _check_keepdim("sum", keepdim, keepdims)
         if axis is not None or dim is not None:
             axis = normalize_axis("sum", axis, dim)
         return _apply1(ops.SUM, self, axis, True)
@@ -411,7 +412,8 @@ class Matrix:
     def mean(self, axis: Optional[int] = None, keepdim: bool = False, *,
              dim: Optional[int] = None, keepdims: bool = False) -> "Matrix":
         """Mean over all values or one axis; each input gets 1/count of the upstream gradient."""
-        _check_keepdim("mean", keepdim, keepdims)
+        if keepdim is not False or keepdims is not False:  # (the hot path: the defaults)
+            _check_keepdim("mean", keepdim, keepdims)
         if axis is not None or dim is not None:
             axis = normalize_axis("mean", axis, dim)
         return _apply1(ops.MEAN, self, axis, True)
